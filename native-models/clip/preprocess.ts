@@ -1,0 +1,209 @@
+// Image → CHW float32 tensor, the way Hugging Face's CLIPImageProcessor does it (convert to RGB, resize the short
+// side with bicubic, centre crop, rescale, normalize), but arranged for speed with libvips:
+// - the resize runs in the file's stored orientation, so JPEG shrink-on-load stays in play (asking sharp to rotate
+//   first silently loses most of that gain);
+// - EXIF orientation and the centre crop are applied afterwards, in JavaScript, while the tensor is built.
+// The long side is floor(short * long / short') as the reference computes it; sharp's `fit: 'cover'` rounds instead
+// and shifts the crop by a pixel, which moves normalized values by up to 0.5.
+import { readFile, stat } from 'node:fs/promises';
+import sharp, { type Metadata } from 'sharp';
+import { ImageError } from '../errors.ts';
+import { decodeBmp, isBmp } from './bmp.ts';
+import type { PreprocessConfig } from './preprocess-config.ts';
+
+// The pixel cache helps editors, not a pipeline that sees every file once.
+sharp.cache(false);
+
+/** sharp's own default (0x3fff²): above it a file is treated as a decompression bomb and never decoded. */
+export const DEFAULT_MAX_PIXELS = 0x3fff * 0x3fff;
+
+export type ImageInput = string | Uint8Array;
+
+export interface PreprocessOptions {
+  maxPixels?: number;
+}
+
+function describe(input: ImageInput): string {
+  return typeof input === 'string' ? input : 'the image';
+}
+
+/** Turns libvips' wording into an error a person can act on. */
+function imageError(input: ImageInput, err: unknown): ImageError {
+  const what = describe(input);
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/missing|no such file/i.test(msg)) return new ImageError('image-not-found', `${what}: file not found`);
+  if (/unsupported image format|corrupt header|not a known file format/i.test(msg)) {
+    return new ImageError('image-not-an-image', `${what}: not an image, or a format Glance cannot read`, {
+      cause: err,
+    });
+  }
+  if (/pixel limit/i.test(msg)) {
+    return new ImageError('image-too-large', `${what}: too many pixels to decode safely`, { cause: err });
+  }
+  if (/premature end|truncat|unexpected end|short read|end of file|EOF/i.test(msg)) {
+    return new ImageError('image-truncated', `${what}: the file is cut short (incomplete download or copy?)`, {
+      cause: err,
+    });
+  }
+  return new ImageError('image-unreadable', `${what}: could not be decoded (${msg.split('\n')[0]})`, { cause: err });
+}
+
+async function checkInput(input: ImageInput): Promise<void> {
+  if (typeof input !== 'string') {
+    if (input.byteLength === 0) throw new ImageError('image-empty', 'the image is empty (0 bytes)');
+    return;
+  }
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(input);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ImageError('image-not-found', `${input}: file not found`);
+    throw new ImageError('image-unreadable', `${input}: cannot be read (${code ?? String(err)})`, { cause: err });
+  }
+  if (info.isDirectory()) throw new ImageError('image-not-an-image', `${input}: is a folder, not an image`);
+  if (info.size === 0) throw new ImageError('image-empty', `${input}: the file is empty (0 bytes)`);
+}
+
+/** Size after the resize step, in display orientation (width, height), as the reference processor computes it. */
+export function resizedSize(width: number, height: number, cfg: PreprocessConfig): { width: number; height: number } {
+  if (cfg.shortestEdge) {
+    const s = cfg.shortestEdge;
+    if (width <= height) return { width: s, height: Math.max(1, Math.floor((s * height) / width)) };
+    return { width: Math.max(1, Math.floor((s * width) / height)), height: s };
+  }
+  if (cfg.resizeTo) return { width: cfg.resizeTo.width, height: cfg.resizeTo.height };
+  return { width, height };
+}
+
+// For EXIF orientation o, where display pixel (X, Y) comes from in the stored image of size (sw, sh):
+// sx = ax*X + bx*Y + cx, sy = ay*X + by*Y + cy.
+function orientationMap(o: number, sw: number, sh: number): [number, number, number, number, number, number] {
+  switch (o) {
+    case 2:
+      return [-1, 0, sw - 1, 0, 1, 0];
+    case 3:
+      return [-1, 0, sw - 1, 0, -1, sh - 1];
+    case 4:
+      return [1, 0, 0, 0, -1, sh - 1];
+    case 5:
+      return [0, 1, 0, 1, 0, 0];
+    case 6:
+      return [0, 1, 0, -1, 0, sh - 1];
+    case 7:
+      return [0, -1, sw - 1, -1, 0, sh - 1];
+    case 8:
+      return [0, -1, sw - 1, 1, 0, 0];
+    default:
+      return [1, 0, 0, 0, 1, 0];
+  }
+}
+
+/**
+ * Builds the model's CHW tensor from resized RGB pixels that are still in stored orientation: applies the EXIF
+ * orientation, the centre crop (zero padding where the image is smaller than the crop, as the reference pads),
+ * the rescale and the normalization in one pass.
+ */
+export function toChwTensor(
+  rgb: Uint8Array,
+  storedWidth: number,
+  storedHeight: number,
+  orientation: number,
+  cfg: PreprocessConfig,
+): Float32Array {
+  const swap = orientation >= 5 && orientation <= 8;
+  const dispW = swap ? storedHeight : storedWidth;
+  const dispH = swap ? storedWidth : storedHeight;
+  const { width: outW, height: outH } = cfg.output;
+  const top = cfg.crop ? Math.floor((dispH - outH) / 2) : 0;
+  const left = cfg.crop ? Math.floor((dispW - outW) / 2) : 0;
+  const [ax, bx, cx, ay, by, cy] = orientationMap(orientation, storedWidth, storedHeight);
+  const scale = cfg.rescale ?? 1;
+  const mul = [0, 1, 2].map((c) => scale / (cfg.std ? cfg.std[c]! : 1));
+  const add = [0, 1, 2].map((c) => (cfg.mean ? -cfg.mean[c]! / cfg.std![c]! : 0));
+  const plane = outW * outH;
+  const out = new Float32Array(3 * plane);
+  for (let y = 0; y < outH; y++) {
+    const Y = y + top;
+    for (let x = 0; x < outW; x++) {
+      const X = x + left;
+      const o = y * outW + x;
+      if (X < 0 || Y < 0 || X >= dispW || Y >= dispH) {
+        out[o] = add[0]!;
+        out[plane + o] = add[1]!;
+        out[2 * plane + o] = add[2]!;
+        continue;
+      }
+      const i = ((ay * X + by * Y + cy) * storedWidth + (ax * X + bx * Y + cx)) * 3;
+      out[o] = rgb[i]! * mul[0]! + add[0]!;
+      out[plane + o] = rgb[i + 1]! * mul[1]! + add[1]!;
+      out[2 * plane + o] = rgb[i + 2]! * mul[2]! + add[2]!;
+    }
+  }
+  return out;
+}
+
+/** Decodes one image (path or bytes) and returns its 3 x H x W float32 tensor for the vision model. */
+export async function preprocessImage(
+  input: ImageInput,
+  cfg: PreprocessConfig,
+  opts: PreprocessOptions = {},
+): Promise<Float32Array> {
+  await checkInput(input);
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  // What sharp decodes: the input itself, or pixels Glance decoded where libvips has no loader (BMP).
+  let source: ImageInput = input;
+  let raw: { width: number; height: number; channels: 3 } | undefined;
+  let meta: Pick<Metadata, 'width' | 'height' | 'orientation'>;
+  try {
+    // No pixel limit for the header: the size check below gives the better message.
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    const bytes = typeof input === 'string' ? await readFile(input).catch(() => new Uint8Array()) : input;
+    if (!isBmp(bytes)) throw imageError(input, err);
+    const bmp = decodeBmp(bytes, describe(input), maxPixels);
+    source = bmp.data;
+    raw = { width: bmp.width, height: bmp.height, channels: 3 };
+    meta = { width: bmp.width, height: bmp.height };
+  }
+  const { width, height } = meta;
+  if (!width || !height) throw new ImageError('image-not-an-image', `${describe(input)}: has no pixel size`);
+  if (width * height > maxPixels) {
+    const mp = (n: number) => `${Math.round(n / 1e6)} megapixels`;
+    throw new ImageError(
+      'image-too-large',
+      `${describe(input)}: ${width}×${height} (${mp(width * height)}) is above the ${mp(maxPixels)} limit; ` +
+        'a file this size is refused so that a broken or hostile image cannot exhaust memory',
+    );
+  }
+  const orientation = meta.orientation && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
+  const swap = orientation >= 5;
+  const display = resizedSize(swap ? height : width, swap ? width : height, cfg);
+  const storedW = swap ? display.height : display.width;
+  const storedH = swap ? display.width : display.height;
+
+  let data: Buffer;
+  let info: { width: number; height: number; channels: number; depth?: string };
+  try {
+    ({ data, info } = await sharp(source, { limitInputPixels: maxPixels, ...(raw ? { raw } : {}) })
+      .resize(storedW, storedH, { fit: 'fill', kernel: 'cubic' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true }));
+  } catch (err) {
+    throw imageError(input, err);
+  }
+  if (
+    info.width !== storedW ||
+    info.height !== storedH ||
+    info.channels !== 3 ||
+    data.length !== storedW * storedH * 3
+  ) {
+    throw new ImageError(
+      'image-unreadable',
+      `${describe(input)}: decoded to ${info.width}×${info.height}×${info.channels} (${info.depth}), expected ${storedW}×${storedH}×3 (8-bit)`,
+    );
+  }
+  return toChwTensor(data, storedW, storedH, orientation, cfg);
+}
