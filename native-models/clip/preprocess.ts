@@ -21,15 +21,16 @@ export type ImageInput = string | Uint8Array;
 
 export interface PreprocessOptions {
   maxPixels?: number;
+  /** How messages name the image when it is given as bytes (its path, usually). */
+  label?: string;
 }
 
-function describe(input: ImageInput): string {
-  return typeof input === 'string' ? input : 'the image';
+function describe(input: ImageInput, label?: string): string {
+  return label ?? (typeof input === 'string' ? input : 'the image');
 }
 
 /** Turns libvips' wording into an error a person can act on. */
-function imageError(input: ImageInput, err: unknown): ImageError {
-  const what = describe(input);
+function imageError(what: string, err: unknown): ImageError {
   const msg = err instanceof Error ? err.message : String(err);
   if (/missing|no such file/i.test(msg)) return new ImageError('image-not-found', `${what}: file not found`);
   if (/unsupported image format|corrupt header|not a known file format/i.test(msg)) {
@@ -40,10 +41,15 @@ function imageError(input: ImageInput, err: unknown): ImageError {
   if (/pixel limit/i.test(msg)) {
     return new ImageError('image-too-large', `${what}: too many pixels to decode safely`, { cause: err });
   }
-  if (/premature end|truncat|unexpected end|short read|end of file|EOF/i.test(msg)) {
-    return new ImageError('image-truncated', `${what}: the file is cut short (incomplete download or copy?)`, {
-      cause: err,
-    });
+  // libvips' own wording is lost when several decodes fail at once; then only "warning treated as error" remains
+  if (/premature end|truncat|unexpected end|short read|end of file|EOF|treated as error/i.test(msg)) {
+    return new ImageError(
+      'image-truncated',
+      `${what}: the file is damaged or cut short (incomplete download or copy?)`,
+      {
+        cause: err,
+      },
+    );
   }
   return new ImageError('image-unreadable', `${what}: could not be decoded (${msg.split('\n')[0]})`, { cause: err });
 }
@@ -143,15 +149,28 @@ export function toChwTensor(
   return out;
 }
 
-/** Decodes one image (path or bytes) and returns its 3 x H x W float32 tensor for the vision model. */
-export async function preprocessImage(
+/** An image decoded and resized for the model, still in stored orientation (see the note at the top). */
+export interface DecodedImage {
+  rgb: Uint8Array;
+  storedWidth: number;
+  storedHeight: number;
+  /** EXIF orientation, 1-8. */
+  orientation: number;
+  /** The original size, in display orientation. */
+  width: number;
+  height: number;
+}
+
+/** Decodes one image (path or bytes) to RGB at the size the model's preprocessing resizes to. */
+export async function decodeForModel(
   input: ImageInput,
   cfg: PreprocessConfig,
   opts: PreprocessOptions = {},
-): Promise<Float32Array> {
+): Promise<DecodedImage> {
   await checkInput(input);
+  const what = describe(input, opts.label);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  // What sharp decodes: the input itself, or pixels Glance decoded where libvips has no loader (BMP).
+  // What sharp decodes: the input itself, or what a fallback decoder made of it where libvips cannot.
   let source: ImageInput = input;
   let raw: { width: number; height: number; channels: 3 } | undefined;
   let meta: Pick<Metadata, 'width' | 'height' | 'orientation'>;
@@ -160,19 +179,19 @@ export async function preprocessImage(
     meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (err) {
     const bytes = typeof input === 'string' ? await readFile(input).catch(() => new Uint8Array()) : input;
-    if (!isBmp(bytes)) throw imageError(input, err);
-    const bmp = decodeBmp(bytes, describe(input), maxPixels);
+    if (!isBmp(bytes)) throw imageError(what, err);
+    const bmp = decodeBmp(bytes, what, maxPixels);
     source = bmp.data;
     raw = { width: bmp.width, height: bmp.height, channels: 3 };
     meta = { width: bmp.width, height: bmp.height };
   }
   const { width, height } = meta;
-  if (!width || !height) throw new ImageError('image-not-an-image', `${describe(input)}: has no pixel size`);
+  if (!width || !height) throw new ImageError('image-not-an-image', `${what}: has no pixel size`);
   if (width * height > maxPixels) {
     const mp = (n: number) => `${Math.round(n / 1e6)} megapixels`;
     throw new ImageError(
       'image-too-large',
-      `${describe(input)}: ${width}×${height} (${mp(width * height)}) is above the ${mp(maxPixels)} limit; ` +
+      `${what}: ${width}×${height} (${mp(width * height)}) is above the ${mp(maxPixels)} limit; ` +
         'a file this size is refused so that a broken or hostile image cannot exhaust memory',
     );
   }
@@ -192,7 +211,7 @@ export async function preprocessImage(
       .raw()
       .toBuffer({ resolveWithObject: true }));
   } catch (err) {
-    throw imageError(input, err);
+    throw imageError(what, err);
   }
   if (
     info.width !== storedW ||
@@ -202,8 +221,42 @@ export async function preprocessImage(
   ) {
     throw new ImageError(
       'image-unreadable',
-      `${describe(input)}: decoded to ${info.width}×${info.height}×${info.channels} (${info.depth}), expected ${storedW}×${storedH}×3 (8-bit)`,
+      `${what}: decoded to ${info.width}×${info.height}×${info.channels} (${info.depth}), expected ${storedW}×${storedH}×3 (8-bit)`,
     );
   }
-  return toChwTensor(data, storedW, storedH, orientation, cfg);
+  return {
+    rgb: data,
+    storedWidth: storedW,
+    storedHeight: storedH,
+    orientation,
+    width: swap ? height : width,
+    height: swap ? width : height,
+  };
+}
+
+/** Decodes one image (path or bytes) and returns its 3 x H x W float32 tensor for the vision model. */
+export async function preprocessImage(
+  input: ImageInput,
+  cfg: PreprocessConfig,
+  opts: PreprocessOptions = {},
+): Promise<Float32Array> {
+  const d = await decodeForModel(input, cfg, opts);
+  return toChwTensor(d.rgb, d.storedWidth, d.storedHeight, d.orientation, cfg);
+}
+
+/** The decoded pixels turned upright (EXIF orientation applied), RGB row-major. */
+export function uprightRgb(d: DecodedImage): { rgb: Uint8Array; width: number; height: number } {
+  const swap = d.orientation >= 5;
+  const w = swap ? d.storedHeight : d.storedWidth;
+  const h = swap ? d.storedWidth : d.storedHeight;
+  if (d.orientation === 1) return { rgb: d.rgb, width: w, height: h };
+  const [ax, bx, cx, ay, by, cy] = orientationMap(d.orientation, d.storedWidth, d.storedHeight);
+  const out = new Uint8Array(w * h * 3);
+  for (let Y = 0; Y < h; Y++) {
+    for (let X = 0; X < w; X++) {
+      const i = ((ay * X + by * Y + cy) * d.storedWidth + (ax * X + bx * Y + cx)) * 3;
+      out.set(d.rgb.subarray(i, i + 3), (Y * w + X) * 3);
+    }
+  }
+  return { rgb: out, width: w, height: h };
 }

@@ -1,0 +1,72 @@
+// Schema migrations, oldest first. Never edit one that has shipped: add the next.
+// Design notes:
+// - photos are rows by path; their content hash links them to embeddings and thumbnails, so a moved or renamed
+//   file keeps its row (and tags) and identical files share one embedding.
+// - embeddings are per (content hash, model id): changing the CLIP model re-indexes without touching tags.
+// - photo_tags.source: 'auto' rows are the tagger's (rewritten freely, with their score kept so a new threshold
+//   needs no recomputation); 'user' rows are a person's additions and 'removed' rows a person's removals, and
+//   the tagger never touches either.
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE folders (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    added_at INTEGER NOT NULL
+  );
+  CREATE TABLE photos (
+    id INTEGER PRIMARY KEY,
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    path TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ms INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    orientation INTEGER,
+    taken_at INTEGER,
+    indexed_at INTEGER NOT NULL
+  );
+  CREATE INDEX photos_folder ON photos(folder_id);
+  CREATE INDEX photos_hash ON photos(hash);
+  CREATE INDEX photos_taken ON photos(taken_at);
+  CREATE TABLE embeddings (
+    hash TEXT NOT NULL,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (hash, model)
+  ) WITHOUT ROWID;
+  CREATE TABLE tags (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    category TEXT,
+    -- the vocabulary's own threshold for this label; NULL: the library-wide one
+    threshold REAL
+  );
+  CREATE TABLE photo_tags (
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+    source TEXT NOT NULL CHECK (source IN ('auto', 'user', 'removed')),
+    score REAL,
+    PRIMARY KEY (photo_id, tag_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX photo_tags_tag ON photo_tags(tag_id, source);
+  CREATE TABLE label_embeddings (
+    model TEXT NOT NULL,
+    prompts_hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, prompts_hash)
+  ) WITHOUT ROWID;
+  CREATE TABLE index_errors (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ms INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
+];

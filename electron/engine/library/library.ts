@@ -1,0 +1,417 @@
+// The photo library service: folders, indexing, tags, search, duplicates, XMP export. One instance owns the
+// database; the CLI uses it in-process, the engine process will serve it to the window.
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { type ClipLoadOptions, ClipModel, type Variant } from '../../../native-models/clip/model.ts';
+import { type Db, openDatabase } from '../db/database.ts';
+import { Indexer, type IndexProgress } from './indexer.ts';
+import { type FolderRow, LibraryStore, type PhotoRow, type PhotoTag } from './store.ts';
+import { DEFAULT_THRESHOLD, fromBlob, Tagger } from './tagger.ts';
+import { thumbnailPath } from './thumbnails.ts';
+import { type Hit, VectorIndex } from './vector-index.ts';
+import { type Vocabulary, vocabularyFor } from './vocabulary.ts';
+import { type SidecarResult, writeXmpSidecars } from './xmp.ts';
+
+export interface LibraryOptions extends Omit<ClipLoadOptions, 'towers'> {
+  home: string;
+  modelDir: string;
+  /** Overrides the vocabulary found in the data folder (tests, experiments). */
+  vocabulary?: Vocabulary;
+  batchSize?: number;
+}
+
+export class LibraryError extends Error {
+  override readonly name = 'LibraryError';
+  constructor(
+    readonly code: 'folder-missing' | 'folder-nested' | 'photo-not-indexed' | 'bad-request',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface SearchQuery {
+  text?: string;
+  /** "More like this": an indexed photo's path or id, or any image file. */
+  like?: { path: string } | { id: number };
+  tags?: string[];
+  folder?: string;
+  /** Capture time range, ms since the epoch (the file's mtime when EXIF has none). */
+  from?: number;
+  to?: number;
+  limit?: number;
+}
+
+export interface SearchHit {
+  id: number;
+  path: string;
+  score: number | null;
+  takenAt: number | null;
+  thumbnail: string;
+}
+
+export interface FolderInfo {
+  path: string;
+  photos: number;
+}
+
+export const modelIdFor = (dir: string, variant: Variant = 'fp32') =>
+  `${path.basename(path.resolve(dir))}${variant === 'fp32' ? '' : `:${variant}`}`;
+
+export class Library {
+  readonly store: LibraryStore;
+  readonly modelId: string;
+  readonly thumbnailsDir: string;
+  private model: Promise<ClipModel> | null = null;
+  private tagger: Promise<Tagger> | null = null;
+  private index: VectorIndex | null = null;
+  private running: Indexer | null = null;
+
+  private constructor(
+    readonly db: Db,
+    private readonly options: LibraryOptions,
+  ) {
+    this.store = new LibraryStore(db);
+    this.modelId = modelIdFor(options.modelDir, options.variant);
+    this.thumbnailsDir = path.join(options.home, 'cache', 'thumbnails');
+  }
+
+  static open(options: LibraryOptions): Library {
+    return new Library(openDatabase(path.join(options.home, 'library.db')), options);
+  }
+
+  close(): void {
+    this.running?.cancel();
+    void this.model?.then((m) => m.release()).catch(() => {});
+    this.db.close();
+  }
+
+  // ---- model and tagger, started on first need ----
+
+  private clip(): Promise<ClipModel> {
+    if (!this.model) {
+      const { modelDir, variant, provider, threads } = this.options;
+      this.model = ClipModel.load(modelDir, {
+        towers: [],
+        ...(variant ? { variant } : {}),
+        ...(provider ? { provider } : {}),
+        ...(threads ? { threads } : {}),
+      });
+      this.model.catch(() => {
+        this.model = null;
+      });
+    }
+    return this.model;
+  }
+
+  /** The tagger for the current vocabulary; auto tags made with another vocabulary are recomputed first. */
+  private getTagger(): Promise<Tagger> {
+    if (!this.tagger) {
+      this.tagger = (async () => {
+        const vocabulary = this.options.vocabulary ?? (await vocabularyFor(this.options.home));
+        const tagger = await Tagger.create(this.db, await this.clip(), this.modelId, vocabulary);
+        const key = `${this.modelId}|${vocabulary.hash}`;
+        if (this.store.setting('auto_tags') !== key) {
+          this.retagAll(tagger);
+          this.store.setSetting('auto_tags', key);
+        }
+        return tagger;
+      })();
+      this.tagger.catch(() => {
+        this.tagger = null;
+      });
+    }
+    return this.tagger;
+  }
+
+  /** Re-tags every photo from its stored embedding: no image is decoded. Returns how many photos. */
+  private retagAll(tagger: Tagger): number {
+    const rows = this.db
+      .prepare<[string], { id: number; vector: Buffer }>(
+        'SELECT p.id AS id, e.vector AS vector FROM photos p JOIN embeddings e ON e.hash = p.hash AND e.model = ?',
+      )
+      .all(this.modelId);
+    const labels = tagger.vocabulary.labels;
+    this.db.transaction(() => {
+      for (const r of rows) {
+        const v = fromBlob(r.vector);
+        this.store.replaceAutoTags(
+          r.id,
+          tagger.score(v).map((t) => {
+            const l = labels[t.label]!;
+            return { tagId: this.store.tagId(l.name, l.category, l.threshold ?? null), score: t.margin };
+          }),
+        );
+      }
+    })();
+    return rows.length;
+  }
+
+  private vectors(): VectorIndex | null {
+    if (!this.index) {
+      const dim = this.store.embeddingDim(this.modelId);
+      if (!dim) return null;
+      this.index = VectorIndex.load(this.store, this.modelId, dim);
+    }
+    return this.index;
+  }
+
+  // ---- folders ----
+
+  folders(): FolderInfo[] {
+    return this.db
+      .prepare<[], FolderInfo>(
+        'SELECT f.path AS path, count(p.id) AS photos FROM folders f LEFT JOIN photos p ON p.folder_id = f.id GROUP BY f.id ORDER BY f.path',
+      )
+      .all();
+  }
+
+  async addFolder(folder: string): Promise<FolderRow> {
+    const abs = path.resolve(folder);
+    const st = await stat(abs).catch(() => null);
+    if (!st?.isDirectory()) throw new LibraryError('folder-missing', `${abs} is not a folder`);
+    const inside = (child: string, parent: string) => child.startsWith(parent + path.sep);
+    for (const f of this.store.folders()) {
+      if (f.path === abs) return f;
+      if (inside(abs, f.path))
+        throw new LibraryError('folder-nested', `${abs} is already in the library, inside ${f.path}`);
+    }
+    const row = this.store.addFolder(abs);
+    // A folder that contains folders already in the library adopts their photos (and tags).
+    this.db.transaction(() => {
+      for (const f of this.store.folders()) {
+        if (inside(f.path, abs)) {
+          this.db.prepare('UPDATE photos SET folder_id = ? WHERE folder_id = ?').run(row.id, f.id);
+          this.store.removeFolder(f.id);
+        }
+      }
+    })();
+    return row;
+  }
+
+  removeFolder(folder: string): number {
+    const row = this.store.folderByPath(path.resolve(folder));
+    if (!row) throw new LibraryError('folder-missing', `${path.resolve(folder)} is not in the library`);
+    const n = this.store.photosInFolder(row.id).length;
+    this.db.transaction(() => this.store.removeFolder(row.id))();
+    this.index = null;
+    return n;
+  }
+
+  // ---- indexing ----
+
+  /** Indexes the given folders (adding them) or every folder of the library. */
+  async indexFolders(folders: string[] | undefined, onProgress?: (p: IndexProgress) => void): Promise<IndexProgress> {
+    if (this.running) throw new LibraryError('bad-request', 'an index run is already in progress');
+    const rows = folders?.length ? await Promise.all(folders.map((f) => this.addFolder(f))) : this.store.folders();
+    const model = await this.clip();
+    const tagger = await this.getTagger();
+    const indexer = new Indexer(
+      {
+        store: this.store,
+        model,
+        modelId: this.modelId,
+        tagger,
+        thumbnailsDir: this.thumbnailsDir,
+        exclude: [this.options.home],
+        ...(this.options.batchSize ? { batchSize: this.options.batchSize } : {}),
+        onCommit: (changed, removed) => {
+          if (!this.index) return; // loaded fresh on the next search
+          for (const c of changed) this.index.upsert(c.id, c.embedding);
+          for (const id of removed) this.index.remove(id);
+        },
+      },
+      rows.filter((r, i, all) => all.findIndex((x) => x.id === r.id) === i),
+      onProgress,
+    );
+    this.running = indexer;
+    try {
+      return await indexer.run();
+    } finally {
+      this.running = null;
+    }
+  }
+
+  pauseIndexing(): void {
+    this.running?.pause();
+  }
+  resumeIndexing(): void {
+    this.running?.resume();
+  }
+  cancelIndexing(): void {
+    this.running?.cancel();
+  }
+
+  errors() {
+    return this.store.errors();
+  }
+
+  // ---- search ----
+
+  async search(q: SearchQuery): Promise<SearchHit[]> {
+    const limit = q.limit ?? 20;
+    if (!(limit > 0)) throw new LibraryError('bad-request', 'the limit must be above 0');
+    const allowed = this.filter(q);
+    let query: Float32Array | undefined;
+    let exclude: number | undefined;
+    if (q.text !== undefined) {
+      if (!q.text.trim()) throw new LibraryError('bad-request', 'the search text is empty');
+      [query] = await (await this.clip()).encodeTexts([q.text]);
+    } else if (q.like) {
+      ({ query, exclude } = await this.queryFor(q.like));
+    }
+    if (!query) {
+      // Filters alone: newest first.
+      const rows = this.filteredRows(allowed).slice(0, limit);
+      return rows.map((r) => this.hit(r, null));
+    }
+    const index = this.vectors();
+    if (!index) return [];
+    if (exclude !== undefined && allowed) allowed.delete(exclude);
+    const hits = index.search(query, exclude !== undefined ? limit + 1 : limit, allowed ?? undefined);
+    return hits
+      .filter((h) => h.id !== exclude)
+      .slice(0, limit)
+      .map((h: Hit) => this.hit(this.store.photoById(h.id)!, h.score));
+  }
+
+  private async queryFor(like: { path: string } | { id: number }): Promise<{ query: Float32Array; exclude?: number }> {
+    const row = 'id' in like ? this.store.photoById(like.id) : this.store.photoByPath(path.resolve(like.path));
+    if (row) {
+      const v = this.vectors()?.vector(row.id);
+      if (v) return { query: v, exclude: row.id };
+    }
+    if ('id' in like) throw new LibraryError('photo-not-indexed', `no photo with id ${like.id} in the library`);
+    const model = await this.clip();
+    const [query] = await model.encodeImageTensors([await model.preprocess(path.resolve(like.path))]);
+    return { query: query! };
+  }
+
+  private hit(r: PhotoRow, score: number | null): SearchHit {
+    return { id: r.id, path: r.path, score, takenAt: r.taken_at, thumbnail: thumbnailPath(this.thumbnailsDir, r.hash) };
+  }
+
+  /** The ids the filters allow, or null when there are no filters. */
+  private filter(q: SearchQuery): Set<number> | null {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.folder) {
+      const abs = path.resolve(q.folder);
+      where.push('(p.path = ? OR substr(p.path, 1, ?) = ?)');
+      args.push(abs, abs.length + 1, abs + path.sep);
+    }
+    if (q.from !== undefined) {
+      where.push('coalesce(p.taken_at, p.mtime_ms) >= ?');
+      args.push(q.from);
+    }
+    if (q.to !== undefined) {
+      where.push('coalesce(p.taken_at, p.mtime_ms) <= ?');
+      args.push(q.to);
+    }
+    for (const tag of q.tags ?? []) {
+      where.push(`p.id IN (${EFFECTIVE_TAG_SQL})`);
+      args.push(tag, this.threshold());
+    }
+    if (where.length === 0) return null;
+    const ids = this.db.prepare(`SELECT p.id AS id FROM photos p WHERE ${where.join(' AND ')}`).all(...args) as {
+      id: number;
+    }[];
+    return new Set(ids.map((r) => r.id));
+  }
+
+  private filteredRows(allowed: Set<number> | null): PhotoRow[] {
+    const rows = this.db
+      .prepare<[], PhotoRow>('SELECT * FROM photos ORDER BY coalesce(taken_at, mtime_ms) DESC, id')
+      .all();
+    return allowed ? rows.filter((r) => allowed.has(r.id)) : rows;
+  }
+
+  duplicates(threshold = 0.95): { photos: SearchHit[]; similarity: number }[] {
+    if (!(threshold > 0 && threshold <= 1)) throw new LibraryError('bad-request', 'the similarity must be in (0, 1]');
+    const index = this.vectors();
+    if (!index) return [];
+    return index.duplicateGroups(threshold).map((g) => ({
+      similarity: g.similarity,
+      photos: g.ids.map((id) => this.hit(this.store.photoById(id)!, null)),
+    }));
+  }
+
+  // ---- tags ----
+
+  threshold(): number {
+    const v = Number(this.store.setting('tag_threshold'));
+    return Number.isFinite(v) && this.store.setting('tag_threshold') !== undefined ? v : DEFAULT_THRESHOLD;
+  }
+
+  setThreshold(v: number): void {
+    if (!Number.isFinite(v) || v < 0 || v > 1)
+      throw new LibraryError('bad-request', 'the threshold must be between 0 and 1');
+    this.store.setSetting('tag_threshold', String(v));
+  }
+
+  private photo(file: string): PhotoRow {
+    const row = this.store.photoByPath(path.resolve(file));
+    if (!row)
+      throw new LibraryError(
+        'photo-not-indexed',
+        `${path.resolve(file)} is not in the library: run glance index first`,
+      );
+    return row;
+  }
+
+  /** A photo's tags as a person sees them: their own, and the tagger's above the threshold, minus removals. */
+  tags(file: string): { tags: PhotoTag[]; candidates: PhotoTag[] } {
+    const row = this.photo(file);
+    const all = this.store.photoTags(row.id);
+    const thresholds = new Map(
+      this.db
+        .prepare<[], { name: string; threshold: number | null }>('SELECT name, threshold FROM tags')
+        .all()
+        .map((t) => [t.name, t.threshold]),
+    );
+    const global = this.threshold();
+    const shown = (t: PhotoTag) =>
+      t.source === 'user' || (t.source === 'auto' && (t.score ?? 0) >= (thresholds.get(t.name) ?? global));
+    return { tags: all.filter(shown), candidates: all.filter((t) => t.source === 'auto' && !shown(t)) };
+  }
+
+  addTag(file: string, tag: string): void {
+    const name = cleanTag(tag);
+    this.store.setTagSource(this.photo(file).id, this.store.tagId(name), 'user');
+  }
+
+  removeTag(file: string, tag: string): void {
+    const name = cleanTag(tag);
+    this.store.setTagSource(this.photo(file).id, this.store.tagId(name), 'removed');
+  }
+
+  renameTag(from: string, to: string): boolean {
+    return this.store.renameTag(cleanTag(from), cleanTag(to)) > 0;
+  }
+
+  /** Writes every photo's tags (under `folder`, or all) to XMP sidecars. */
+  async exportXmp(folder?: string): Promise<{ photos: number; written: SidecarResult[] }> {
+    const allowed = folder ? this.filter({ folder }) : null;
+    const rows = this.filteredRows(allowed);
+    const written: SidecarResult[] = [];
+    for (const r of rows) {
+      const { tags } = this.tags(r.path);
+      if (tags.length === 0) continue;
+      const keywords = tags.map((t) => t.name);
+      const hierarchical = tags.map((t) => (t.category ? `${t.category}|${t.name}` : t.name));
+      written.push(...(await writeXmpSidecars(r.path, { keywords, hierarchical })));
+    }
+    return { photos: rows.length, written };
+  }
+}
+
+/** A tag is effective for a photo when a person added it, or the tagger's margin reaches its threshold. */
+const EFFECTIVE_TAG_SQL = `SELECT pt.photo_id FROM photo_tags pt JOIN tags t ON t.id = pt.tag_id
+  WHERE t.name = ? AND (pt.source = 'user' OR (pt.source = 'auto' AND pt.score >= coalesce(t.threshold, ?)))`;
+
+function cleanTag(tag: string): string {
+  const t = tag.trim().replace(/\s+/g, ' ');
+  if (!t) throw new LibraryError('bad-request', 'a tag cannot be empty');
+  if (t.length > 100) throw new LibraryError('bad-request', 'a tag is at most 100 characters');
+  return t;
+}
