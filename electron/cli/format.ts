@@ -19,3 +19,28 @@ export function formatScores(r: ClassifyResult, top?: number): string {
   const rows = [...r.scores].sort((a, b) => b.probability - a.probability).slice(0, top);
   return `${r.file}\n${rows.map((s) => `  ${percent(s.probability)}  ${bar(s.probability)}  ${s.label}`).join('\n')}\n`;
 }
+
+export function formatDuration(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '–';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+/** One terminal line: bar, counts, speed, ETA, current file. */
+export function progressBar(p: {
+  done: number;
+  total: number;
+  filesPerSecond: number;
+  etaSeconds: number | null;
+  errors: number;
+  current: string | null;
+  phase: string;
+}): string {
+  const frac = p.total ? p.done / p.total : 1;
+  const name = p.current ? (p.current.split(/[/\\]/).pop() ?? '') : '';
+  const paused = p.phase === 'paused' ? ' (paused)' : '';
+  return `${bar(frac, 24)} ${p.done}/${p.total} · ${p.filesPerSecond.toFixed(1)} files/s · ETA ${formatDuration(p.etaSeconds)} · ${p.errors} errors${paused} · ${name.slice(0, 30)}\x1b[K`;
+}

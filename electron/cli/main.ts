@@ -1,7 +1,12 @@
 // The `glance` command line: a second front end of the engine, headless, the same services in-process.
 // Each command is one module under commands/; this file only dispatches.
-import { describeError } from '../../native-models/errors.ts';
+import { describeError, ModelError } from '../../native-models/errors.ts';
 import { classifyCommand, usage as classifyUsage } from './commands/classify.ts';
+import { duplicatesCommand, usage as duplicatesUsage } from './commands/duplicates.ts';
+import { foldersCommand, usage as foldersUsage } from './commands/folders.ts';
+import { indexCommand, usage as indexUsage } from './commands/index.ts';
+import { searchCommand, searchUsage, similarCommand, similarUsage } from './commands/search.ts';
+import { tagsCommand, usage as tagsUsage } from './commands/tags.ts';
 import { type CliIo, EXIT, processIo, UsageError } from './io.ts';
 
 interface Command {
@@ -16,6 +21,16 @@ export const COMMANDS: Record<string, Command> = {
     usage: classifyUsage,
     run: classifyCommand,
   },
+  index: {
+    summary: 'add photo folders and index them (--watch keeps them indexed)',
+    usage: indexUsage,
+    run: indexCommand,
+  },
+  search: { summary: 'find photos by text, tag, folder and date', usage: searchUsage, run: searchCommand },
+  similar: { summary: 'photos that look like a given one', usage: similarUsage, run: similarCommand },
+  tags: { summary: "a photo's tags; add, remove, rename; export to XMP", usage: tagsUsage, run: tagsCommand },
+  duplicates: { summary: 'groups of near-identical photos', usage: duplicatesUsage, run: duplicatesCommand },
+  folders: { summary: "the library's folders", usage: foldersUsage, run: foldersCommand },
 };
 
 export const mainUsage = `Usage: glance COMMAND [options]
@@ -54,6 +69,14 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     if (err instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS')) {
       io.err(`glance ${name}: ${(err as Error).message}\n\n${command.usage}`);
       return EXIT.usage;
+    }
+    if (err instanceof ModelError) {
+      const hint =
+        err.code === 'model-folder-missing'
+          ? '\nPut a CLIP ONNX export there (see "Models" in the README) or pass --model DIR.'
+          : '';
+      io.err(`glance ${name}: ${err.message}${hint}\n`);
+      return EXIT.model;
     }
     io.err(`glance ${name}: ${describeError(err).message}\n`);
     return EXIT.someFailed;

@@ -1,0 +1,111 @@
+// glance index [FOLDER...]: add folders and index them; without folders, bring every folder up to date.
+import { parseArgs } from 'node:util';
+import chokidar from 'chokidar';
+import type { IndexProgress } from '../../engine/library/indexer.ts';
+import { formatDuration, progressBar } from '../format.ts';
+import { type CliIo, EXIT } from '../io.ts';
+import { LIBRARY_OPTIONS, LIBRARY_OPTIONS_HELP, openLibrary, positiveNumber } from '../library-context.ts';
+
+export const usage = `Usage: glance index [FOLDER...] [options]
+
+Adds the folders to the library and indexes every photo in them (recursively); without folders, brings every
+folder of the library up to date. Unchanged files are not opened again; moved files keep their tags.
+
+Options:
+  --errors               list the files that could not be indexed, with the reason, and exit
+  --watch                keep running and index changes as they happen (Ctrl+C stops)
+  --batch N              images per model call (default 8)
+${LIBRARY_OPTIONS_HELP}
+`;
+
+function summary(p: IndexProgress): string {
+  const parts = [
+    `${p.indexed} indexed`,
+    `${p.unchanged} unchanged`,
+    `${p.moved} moved`,
+    `${p.removed} removed`,
+    `${p.errors} could not be read`,
+  ];
+  return `${p.phase === 'cancelled' ? 'cancelled: ' : ''}${parts.join(', ')}${p.errors ? ' (glance index --errors lists them)' : ''}`;
+}
+
+export async function indexCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...LIBRARY_OPTIONS, errors: { type: 'boolean' }, watch: { type: 'boolean' }, batch: { type: 'string' } },
+  });
+  const batchSize = positiveNumber('batch', values.batch);
+  const lib = openLibrary(values, io, batchSize ? { batchSize } : {});
+  try {
+    if (values.errors) {
+      const errors = lib.errors();
+      if (values.json) io.out(`${JSON.stringify(errors, null, 2)}\n`);
+      else if (errors.length === 0) io.out('no files with errors\n');
+      else for (const e of errors) io.out(`${e.path}\n  ${e.code}: ${e.message}\n`);
+      return EXIT.ok;
+    }
+    if (positionals.length === 0 && lib.folders().length === 0) {
+      io.err('glance index: the library has no folders yet: glance index FOLDER...\n');
+      return EXIT.usage;
+    }
+    const onSignal = () => lib.cancelIndexing();
+    process.once('SIGINT', onSignal);
+    let lastLine = 0;
+    const onProgress = (p: IndexProgress) => {
+      if (values.json) return;
+      if (io.tty) {
+        if (p.phase === 'scanning') io.err(`\rscanning… ${p.found} photos found`);
+        else if (p.phase === 'indexing' || p.phase === 'paused') io.err(`\r${progressBar(p)}`);
+        else io.err('\r\x1b[K');
+      } else if (p.phase === 'indexing' && Date.now() - lastLine > 1000) {
+        // logs and pipes get a line a second, not a redraw per file
+        lastLine = Date.now();
+        io.err(
+          `indexing ${p.done}/${p.total} files, ${p.filesPerSecond.toFixed(1)} files/s, ETA ${formatDuration(p.etaSeconds)}\n`,
+        );
+      }
+    };
+    const result = await lib.indexFolders(positionals.length ? positionals : undefined, onProgress);
+    io.out(values.json ? `${JSON.stringify(result)}\n` : `${summary(result)}\n`);
+    if (result.phase === 'cancelled') {
+      process.off('SIGINT', onSignal);
+      return 130;
+    }
+    if (!values.watch) {
+      process.off('SIGINT', onSignal);
+      return EXIT.ok;
+    }
+    return await watch(lib, io, onProgress);
+  } finally {
+    lib.close();
+  }
+}
+
+/** Re-indexes (incrementally) a moment after files stop changing, until Ctrl+C. */
+async function watch(lib: ReturnType<typeof openLibrary>, io: CliIo, onProgress: (p: IndexProgress) => void) {
+  const folders = lib.folders().map((f) => f.path);
+  const watcher = chokidar.watch(folders, {
+    ignoreInitial: true,
+    ignored: (p: string) => /(^|[/\\])\./.test(p),
+    awaitWriteFinish: { stabilityThreshold: 1000, pollInterval: 200 },
+  });
+  io.err(`watching ${folders.length} folder(s); Ctrl+C stops\n`);
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      running = running.then(async () => {
+        const r = await lib.indexFolders(undefined, onProgress);
+        io.out(`${summary(r)}\n`);
+      });
+    }, 1500);
+  };
+  watcher.on('add', schedule).on('change', schedule).on('unlink', schedule).on('unlinkDir', schedule);
+  await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+  clearTimeout(timer);
+  await watcher.close();
+  await running;
+  return EXIT.ok;
+}
