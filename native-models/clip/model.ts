@@ -148,6 +148,11 @@ export class ClipModel {
     return model;
   }
 
+  /** Starts a tower now (sessions take a second or two to create) rather than on first use. */
+  async warm(t: Tower): Promise<void> {
+    await this.tower(t);
+  }
+
   /** The provider each started tower runs on. */
   async providers(): Promise<Partial<Record<Tower, Provider>>> {
     const out: Partial<Record<Tower, Provider>> = {};

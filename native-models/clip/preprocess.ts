@@ -5,10 +5,10 @@
 // - EXIF orientation and the centre crop are applied afterwards, in JavaScript, while the tensor is built.
 // The long side is floor(short * long / short') as the reference computes it; sharp's `fit: 'cover'` rounds instead
 // and shifts the crop by a pixel, which moves normalized values by up to 0.5.
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { ImageError } from '../errors.ts';
-import { decodeBmp, isBmp } from './bmp.ts';
+import { decodeFallback, sniffFormat } from './decoders.ts';
 import type { PreprocessConfig } from './preprocess-config.ts';
 
 // The pixel cache helps editors, not a pipeline that sees every file once.
@@ -52,6 +52,18 @@ function imageError(what: string, err: unknown): ImageError {
     );
   }
   return new ImageError('image-unreadable', `${what}: could not be decoded (${msg.split('\n')[0]})`, { cause: err });
+}
+
+/** The first bytes of a file: enough to recognise the formats that need a fallback decoder. */
+async function readHead(file: string, bytes = 64 * 1024): Promise<Uint8Array> {
+  const handle = await open(file, 'r');
+  try {
+    const buf = new Uint8Array(bytes);
+    const { bytesRead } = await handle.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }
 
 async function checkInput(input: ImageInput): Promise<void> {
@@ -170,20 +182,36 @@ export async function decodeForModel(
   await checkInput(input);
   const what = describe(input, opts.label);
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  // What sharp decodes: the input itself, or what a fallback decoder made of it where libvips cannot.
+  // What sharp decodes: the input itself, or what a fallback decoder made of it where libvips cannot (HEIC,
+  // BMP, a camera RAW's embedded preview). RAW files are sniffed first: libtiff would read their tiny thumbnail.
   let source: ImageInput = input;
   let raw: { width: number; height: number; channels: 3 } | undefined;
-  let meta: Pick<Metadata, 'width' | 'height' | 'orientation'>;
-  try {
-    // No pixel limit for the header: the size check below gives the better message.
-    meta = await sharp(input, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    const bytes = typeof input === 'string' ? await readFile(input).catch(() => new Uint8Array()) : input;
-    if (!isBmp(bytes)) throw imageError(what, err);
-    const bmp = decodeBmp(bytes, what, maxPixels);
-    source = bmp.data;
-    raw = { width: bmp.width, height: bmp.height, channels: 3 };
-    meta = { width: bmp.width, height: bmp.height };
+  let meta: Pick<Metadata, 'width' | 'height' | 'orientation'> | undefined;
+  const head = typeof input === 'string' ? await readHead(input) : input;
+  if (sniffFormat(head)) {
+    const bytes = typeof input === 'string' ? await readFile(input) : input;
+    const fallback = await decodeFallback(bytes, what, maxPixels);
+    if (fallback?.kind === 'raw') {
+      source = fallback.image.data;
+      raw = { width: fallback.image.width, height: fallback.image.height, channels: 3 };
+      meta = { width: fallback.image.width, height: fallback.image.height, orientation: fallback.orientation ?? 1 };
+    } else if (fallback?.kind === 'encoded') {
+      source = fallback.bytes;
+      const m = await sharp(source, { limitInputPixels: false })
+        .metadata()
+        .catch((err) => {
+          throw imageError(what, err);
+        });
+      meta = { width: m.width, height: m.height, orientation: fallback.orientation ?? m.orientation };
+    }
+  }
+  if (!meta) {
+    try {
+      // No pixel limit for the header: the size check below gives the better message.
+      meta = await sharp(input, { limitInputPixels: false }).metadata();
+    } catch (err) {
+      throw imageError(what, err);
+    }
   }
   const { width, height } = meta;
   if (!width || !height) throw new ImageError('image-not-an-image', `${what}: has no pixel size`);

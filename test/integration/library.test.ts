@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Library, LibraryError } from '../../electron/engine/library/library.ts';
 import { colourVocabulary } from '../fixtures/colour-vocabulary.ts';
 import * as img from '../fixtures/images.ts';
+import { solidRgb, writeFakeRaw, writeHeic } from '../fixtures/raw-and-heic.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
 
 let tmp: string;
@@ -30,6 +31,12 @@ beforeAll(async () => {
   await img.writeSolid(path.join(photos, 'trip', 'deep', 'yellow.tiff'), [240, 230, 20], 64, 48);
   await img.writeSolid(path.join(photos, '.hidden', 'secret-red.png'), [255, 0, 0], 40, 40);
   await img.writeSolid(path.join(photos, '@eaDir', 'nas-thumb.jpg'), [255, 0, 0], 40, 40);
+  await writeHeic(path.join(photos, 'phone', 'IMG_0001.HEIC'), solidRgb(64, 48, [5, 5, 5]), 64, 48);
+  await writeFakeRaw(path.join(photos, 'camera', 'DSC_0001.NEF'), {
+    width: 480,
+    height: 320,
+    rgb: solidRgb(480, 320, [0, 0, 0]),
+  });
   await img.writeTruncatedJpeg(path.join(photos, 'broken.jpg'));
   await img.writeZeroByte(path.join(photos, 'empty.png'));
   await writeFile(path.join(photos, 'notes.txt'), 'not a photo');
@@ -59,7 +66,7 @@ describe('indexing', () => {
     const events: string[] = [];
     const p = await lib.indexFolders([photos], (e) => events.push(e.phase));
     expect(p.phase).toBe('done');
-    expect(p.indexed).toBe(5);
+    expect(p.indexed).toBe(7);
     expect(p.errors).toBe(2);
     expect(events).toContain('scanning');
     expect(events).toContain('indexing');
@@ -68,7 +75,9 @@ describe('indexing', () => {
       ['broken.jpg', 'image-truncated'],
       ['empty.png', 'image-empty'],
     ]);
-    expect(lib.folders()).toEqual([{ path: photos, photos: 5 }]);
+    expect(lib.folders()).toEqual([{ path: photos, photos: 7 }]);
+    expect(lib.tags(path.join(photos, 'camera', 'DSC_0001.NEF')).tags.map((t) => t.name)).toContain('black');
+    expect(lib.tags(path.join(photos, 'phone', 'IMG_0001.HEIC')).tags.map((t) => t.name)).toContain('black');
   });
 
   it('makes upright WebP thumbnails of about 256 px from the same decode', async () => {
@@ -87,7 +96,7 @@ describe('indexing', () => {
 
   it('a second run opens no unchanged file and retries no known-bad file', async () => {
     const p = await lib.indexFolders(undefined);
-    expect(p).toMatchObject({ unchanged: 5, indexed: 0, moved: 0, removed: 0, total: 0 });
+    expect(p).toMatchObject({ unchanged: 7, indexed: 0, moved: 0, removed: 0, total: 0 });
   });
 });
 
@@ -279,6 +288,23 @@ describe('while indexing runs', () => {
     expect(cancelled.done).toBeLessThan(16);
     const resumed = await lib.indexFolders([more]);
     expect(resumed.indexed + cancelled.indexed).toBe(16);
+  });
+});
+
+describe('the watcher', () => {
+  it('indexes a photo added while the engine runs', async () => {
+    const runs: number[] = [];
+    const stop = lib.watch((p) => runs.push(p.indexed), undefined, 200);
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // let the watcher settle on the existing tree
+      await img.writeSolid(path.join(photos, 'trip', 'arrived-later.png'), [250, 250, 0], 50, 50);
+      const deadline = Date.now() + 20_000;
+      while (!runs.some((n) => n > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await stop();
+    }
+    expect(runs.some((n) => n > 0)).toBe(true);
+    expect(lib.store.photoByPath(path.join(photos, 'trip', 'arrived-later.png'))).toBeDefined();
   });
 });
 

@@ -5,10 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { preprocessImage, resizedSize, toChwTensor } from '../../native-models/clip/preprocess.ts';
+import { decodeForModel, preprocessImage, resizedSize, toChwTensor } from '../../native-models/clip/preprocess.ts';
 import { type PreprocessConfig, parsePreprocessConfig } from '../../native-models/clip/preprocess-config.ts';
 import { ImageError } from '../../native-models/errors.ts';
 import * as img from '../fixtures/images.ts';
+import { solidRgb, writeFakeRaw, writeHeic } from '../fixtures/raw-and-heic.ts';
 
 const MEAN = [0.48145466, 0.4578275, 0.40821073];
 const STD = [0.26862954, 0.26130258, 0.27577711];
@@ -226,6 +227,31 @@ describe('every format people keep photos in', () => {
     const t = await preprocessImage(await img.writeAnimatedGif(path.join(tmp, 'anim.gif')), plainConfig(16));
     expect(t[0]).toBeGreaterThan(0.9); // red frame first
     expect(t[512]).toBeLessThan(0.1);
+  });
+});
+
+describe('formats libvips cannot read as shipped', () => {
+  it('HEIC photos decode (through libheif) to their colour', async () => {
+    const file = await writeHeic(path.join(tmp, 'phone.heic'), solidRgb(64, 48, [200, 40, 40]), 64, 48);
+    const t = await preprocessImage(file, plainConfig(16));
+    expect(t[0]! * 255).toBeCloseTo(200, -1.2);
+    expect(t[256]! * 255).toBeCloseTo(40, -1.2);
+  });
+
+  it('camera RAW files use their largest embedded preview, upright', async () => {
+    // the preview is 480x320 blue; the RAW's EXIF says rotate 90° (orientation 6), so it displays as portrait
+    const file = await writeFakeRaw(
+      path.join(tmp, 'IMG_0001.NEF'),
+      { width: 480, height: 320, rgb: solidRgb(480, 320, [20, 40, 220]) },
+      {
+        orientation: 6,
+        thumbnail: true,
+      },
+    );
+    const d = await decodeForModel(file, plainConfig(16));
+    expect({ width: d.width, height: d.height }).toEqual({ width: 320, height: 480 });
+    const t = await preprocessImage(file, plainConfig(16));
+    expect(t[512]! * 255).toBeGreaterThan(180); // blue preview, not the green thumbnail
   });
 });
 

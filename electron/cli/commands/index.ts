@@ -1,6 +1,5 @@
 // glance index [FOLDER...]: add folders and index them; without folders, bring every folder up to date.
 import { parseArgs } from 'node:util';
-import chokidar from 'chokidar';
 import type { IndexProgress } from '../../engine/library/indexer.ts';
 import { formatDuration, progressBar } from '../format.ts';
 import { type CliIo, EXIT } from '../io.ts';
@@ -76,36 +75,19 @@ export async function indexCommand(argv: string[], io: CliIo): Promise<number> {
       process.off('SIGINT', onSignal);
       return EXIT.ok;
     }
-    return await watch(lib, io, onProgress);
+    return await watch(lib, io);
   } finally {
     lib.close();
   }
 }
 
-/** Re-indexes (incrementally) a moment after files stop changing, until Ctrl+C. */
-async function watch(lib: ReturnType<typeof openLibrary>, io: CliIo, onProgress: (p: IndexProgress) => void) {
-  const folders = lib.folders().map((f) => f.path);
-  const watcher = chokidar.watch(folders, {
-    ignoreInitial: true,
-    ignored: (p: string) => /(^|[/\\])\./.test(p),
-    awaitWriteFinish: { stabilityThreshold: 1000, pollInterval: 200 },
-  });
-  io.err(`watching ${folders.length} folder(s); Ctrl+C stops\n`);
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
-  const schedule = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      running = running.then(async () => {
-        const r = await lib.indexFolders(undefined, onProgress);
-        io.out(`${summary(r)}\n`);
-      });
-    }, 1500);
-  };
-  watcher.on('add', schedule).on('change', schedule).on('unlink', schedule).on('unlinkDir', schedule);
+async function watch(lib: ReturnType<typeof openLibrary>, io: CliIo) {
+  io.err(`watching ${lib.folders().length} folder(s); Ctrl+C stops\n`);
+  const stop = lib.watch(
+    (r) => io.out(`${summary(r)}\n`),
+    (err) => io.err(`glance index: ${(err as Error).message}\n`),
+  );
   await new Promise<void>((resolve) => process.once('SIGINT', resolve));
-  clearTimeout(timer);
-  await watcher.close();
-  await running;
+  await stop();
   return EXIT.ok;
 }

@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import type { ClipModel } from '../../../native-models/clip/model.ts';
 import { prefetchBatches } from '../../../native-models/clip/pipeline.ts';
 import { type DecodedImage, decodeForModel, toChwTensor } from '../../../native-models/clip/preprocess.ts';
+import type { PreprocessConfig } from '../../../native-models/clip/preprocess-config.ts';
 import { ImageError } from '../../../native-models/errors.ts';
 import { captureTime } from './exif.ts';
 import { type ScannedFile, scanFolder } from './scan.ts';
@@ -44,6 +45,8 @@ export interface IndexContext {
   /** Folders never entered (Glance's own data). */
   exclude: string[];
   batchSize?: number;
+  /** Files prepared at once (read, hash, decode, thumbnail). */
+  decoders?: number;
   /** Called after each committed batch with the photos whose embedding changed and those that left. */
   onCommit?: (changed: { id: number; embedding: Float32Array }[], removed: number[]) => void;
 }
@@ -58,6 +61,20 @@ interface Facts {
   height: number | null;
   orientation: number | null;
   takenAt: number | null;
+}
+
+/** The work a photo new to the library needs: one decode gives the model's tensor and the thumbnail. */
+export async function decodeNewPhoto(
+  bytes: Uint8Array,
+  label: string,
+  hash: string,
+  cfg: PreprocessConfig,
+  thumbnailsDir: string,
+): Promise<{ tensor: Float32Array; facts: Omit<Facts, 'takenAt'> }> {
+  const decoded: DecodedImage = await decodeForModel(bytes, cfg, { label });
+  await writeThumbnail(thumbnailsDir, hash, decoded);
+  const tensor = toChwTensor(decoded.rgb, decoded.storedWidth, decoded.storedHeight, decoded.orientation, cfg);
+  return { tensor, facts: { width: decoded.width, height: decoded.height, orientation: decoded.orientation } };
 }
 
 export class Indexer {
@@ -177,15 +194,16 @@ export class Indexer {
         };
         return { kind: 'known', file, folder, hash, facts };
       }
-      const decoded: DecodedImage = await decodeForModel(bytes, cfg, { label: file.path });
-      await writeThumbnail(this.ctx.thumbnailsDir, hash, decoded);
-      const tensor = toChwTensor(decoded.rgb, decoded.storedWidth, decoded.storedHeight, decoded.orientation, cfg);
-      const facts = { width: decoded.width, height: decoded.height, orientation: decoded.orientation, takenAt };
-      return { kind: 'new', file, folder, hash, facts, tensor };
+      const { tensor, facts } = await decodeNewPhoto(bytes, file.path, hash, cfg, this.ctx.thumbnailsDir);
+      return { kind: 'new', file, folder, hash, facts: { ...facts, takenAt }, tensor };
     };
 
     try {
-      for await (const batch of prefetchBatches(todo, prepare, { batchSize: this.ctx.batchSize ?? 8, signal })) {
+      for await (const batch of prefetchBatches(todo, prepare, {
+        batchSize: this.ctx.batchSize ?? 8,
+        concurrency: this.ctx.decoders ?? 3,
+        signal,
+      })) {
         if (this.pausedUntil) await this.pausedUntil;
         signal.throwIfAborted();
         const fresh = batch.filter((b) => b.prepared.ok && b.prepared.value.kind === 'new');

@@ -2,6 +2,7 @@
 // database; the CLI uses it in-process, the engine process will serve it to the window.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import chokidar from 'chokidar';
 import { type ClipLoadOptions, ClipModel, type Variant } from '../../../native-models/clip/model.ts';
 import { type Db, openDatabase } from '../db/database.ts';
 import { Indexer, type IndexProgress } from './indexer.ts';
@@ -205,6 +206,9 @@ export class Library {
     if (this.running) throw new LibraryError('bad-request', 'an index run is already in progress');
     const rows = folders?.length ? await Promise.all(folders.map((f) => this.addFolder(f))) : this.store.folders();
     const model = await this.clip();
+    // The vision session starts while the tagger loads and the folders are scanned.
+    const vision = model.warm('vision');
+    vision.catch(() => {}); // surfaced by the first batch instead
     const tagger = await this.getTagger();
     const indexer = new Indexer(
       {
@@ -232,6 +236,12 @@ export class Library {
     }
   }
 
+  /** Loads the model and the tagger ahead of the first request (engine start-up, benchmarks). */
+  async warmUp(): Promise<void> {
+    const model = await this.clip();
+    await Promise.all([model.warm('vision'), model.warm('text'), this.getTagger()]);
+  }
+
   pauseIndexing(): void {
     this.running?.pause();
   }
@@ -244,6 +254,38 @@ export class Library {
 
   errors() {
     return this.store.errors();
+  }
+
+  /**
+   * Keeps the library's folders indexed while the engine runs: a change (file added, changed, removed, moved)
+   * starts an incremental run a moment after the folder settles. Returns the function that stops watching.
+   */
+  watch(
+    onRun: (p: IndexProgress) => void,
+    onError: (err: unknown) => void = () => {},
+    settleMs = 1500,
+  ): () => Promise<void> {
+    const folders = this.store.folders().map((f) => f.path);
+    const home = path.resolve(this.options.home);
+    const watcher = chokidar.watch(folders, {
+      ignoreInitial: true,
+      ignored: (p: string) => path.basename(p).startsWith('.') || p === home || p.startsWith(home + path.sep),
+      awaitWriteFinish: { stabilityThreshold: Math.min(1000, settleMs), pollInterval: 100 },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    let queue: Promise<void> = Promise.resolve();
+    const schedule = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        queue = queue.then(() => this.indexFolders(undefined).then(onRun, onError));
+      }, settleMs);
+    };
+    watcher.on('all', schedule);
+    return async () => {
+      clearTimeout(timer);
+      await watcher.close();
+      await queue;
+    };
   }
 
   // ---- search ----
