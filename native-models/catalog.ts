@@ -2,6 +2,8 @@
 // that its files do not say. For CLIP that is the trained logit scale: config.json's `logit_scale_init_value`
 // (2.6592, i.e. e^2.6592 = 14.3) is the value before training; OpenAI's models end training at the clamp, 100.
 
+const MB = 1024 * 1024;
+
 export interface ClipCatalogEntry {
   id: string;
   kind: 'clip';
@@ -12,13 +14,87 @@ export interface ClipCatalogEntry {
   /** exp(logit_scale) of the trained model: the temperature of zero-shot softmax. */
   logitScale: number;
   goodAt: string;
+  files: CatalogFile[];
 }
 
-export type CatalogEntry = ClipCatalogEntry;
+export interface CatalogFile {
+  /** Path in the hub repository. */
+  file: string;
+  /** Approximate size in bytes, for display and the free-space check (the hub's own figure is used to verify). */
+  size: number;
+}
+
+export interface ChatCatalogEntry {
+  id: string;
+  kind: 'chat';
+  name: string;
+  repo: string;
+  licence: string;
+  goodAt: string;
+  model: CatalogFile;
+  /** The vision projector: without it a vision model would silently run text-only. */
+  mmproj: CatalogFile;
+  /** A llama.cpp template name for models whose GGUF carries none (LLaVA-1.5). */
+  chatTemplate?: string;
+  /** Reads small text (screenshots, documents) well. */
+  readsText: boolean;
+}
+
+export type CatalogEntry = ClipCatalogEntry | ChatCatalogEntry;
+
+export const DEFAULT_CHAT_ID = 'llava-1.5-7b';
+
+export const CHAT_CATALOG: readonly ChatCatalogEntry[] = [
+  {
+    id: DEFAULT_CHAT_ID,
+    kind: 'chat',
+    name: 'LLaVA 1.5 7B (Q4_K_M)',
+    repo: 'mys/ggml_llava-v1.5-7b',
+    licence: 'Llama 2 Community License',
+    goodAt: 'describing photos and answering questions about them; reads small text poorly (336 px input)',
+    model: { file: 'ggml-model-q4_k.gguf', size: 4081 * MB },
+    mmproj: { file: 'mmproj-model-f16.gguf', size: 624 * MB },
+    chatTemplate: 'vicuna',
+    readsText: false,
+  },
+  {
+    id: 'smolvlm-500m',
+    kind: 'chat',
+    name: 'SmolVLM 500M Instruct (Q8_0)',
+    repo: 'ggml-org/SmolVLM-500M-Instruct-GGUF',
+    licence: 'Apache-2.0',
+    goodAt: 'fast and light (under 1 GB): quick captions on any machine',
+    model: { file: 'SmolVLM-500M-Instruct-Q8_0.gguf', size: 437 * MB },
+    mmproj: { file: 'mmproj-SmolVLM-500M-Instruct-Q8_0.gguf', size: 109 * MB },
+    readsText: false,
+  },
+  {
+    id: 'qwen2.5-vl-3b',
+    kind: 'chat',
+    name: 'Qwen2.5-VL 3B Instruct (Q4_K_M)',
+    repo: 'ggml-org/Qwen2.5-VL-3B-Instruct-GGUF',
+    licence: 'Qwen Research License',
+    goodAt: 'screenshots and documents: reads small text, charts and UI at high resolution',
+    model: { file: 'Qwen2.5-VL-3B-Instruct-Q4_K_M.gguf', size: 1930 * MB },
+    mmproj: { file: 'mmproj-Qwen2.5-VL-3B-Instruct-Q8_0.gguf', size: 845 * MB },
+    readsText: true,
+  },
+  {
+    id: 'gemma-3-4b',
+    kind: 'chat',
+    name: 'Gemma 3 4B it (Q4_K_M)',
+    repo: 'ggml-org/gemma-3-4b-it-GGUF',
+    licence: 'Gemma Terms of Use',
+    goodAt: 'stronger answers and multilingual; reads text well',
+    model: { file: 'gemma-3-4b-it-Q4_K_M.gguf', size: 2490 * MB },
+    mmproj: { file: 'mmproj-model-f16.gguf', size: 851 * MB },
+    readsText: true,
+  },
+];
 
 export const DEFAULT_CLIP_ID = 'clip-vit-base-patch32';
 
-export const CATALOG: readonly CatalogEntry[] = [
+export const CLIP_CATALOG: readonly ClipCatalogEntry[] = [
   {
     id: DEFAULT_CLIP_ID,
     kind: 'clip',
@@ -26,7 +102,14 @@ export const CATALOG: readonly CatalogEntry[] = [
     repo: 'Xenova/clip-vit-base-patch32',
     licence: 'MIT',
     logitScale: 100,
-    goodAt: 'fast photo tagging and text search; about 150 MB quantized, 600 MB fp32',
+    goodAt: 'fast photo tagging and text search; about 600 MB',
+    files: [
+      { file: 'config.json', size: 5000 },
+      { file: 'preprocessor_config.json', size: 1000 },
+      { file: 'tokenizer.json', size: 2_300_000 },
+      { file: 'onnx/vision_model.onnx', size: 351 * MB },
+      { file: 'onnx/text_model.onnx', size: 254 * MB },
+    ],
   },
   {
     id: 'clip-vit-base-patch16',
@@ -36,12 +119,22 @@ export const CATALOG: readonly CatalogEntry[] = [
     licence: 'MIT',
     logitScale: 100,
     goodAt: 'finer detail than B/32 at about 4x the image cost',
+    files: [
+      { file: 'config.json', size: 5000 },
+      { file: 'preprocessor_config.json', size: 1000 },
+      { file: 'tokenizer.json', size: 2_300_000 },
+      { file: 'onnx/vision_model.onnx', size: 345 * MB },
+      { file: 'onnx/text_model.onnx', size: 254 * MB },
+    ],
   },
 ];
 
 /** The OpenAI CLIP value, used for a folder that is not a catalog model (the user can override it). */
 export const DEFAULT_LOGIT_SCALE = 100;
 
+/** Every model Glance can download, tagging first. */
+export const ALL_MODELS: readonly CatalogEntry[] = [...CLIP_CATALOG, ...CHAT_CATALOG];
+
 export function catalogEntry(id: string): CatalogEntry | undefined {
-  return CATALOG.find((e) => e.id === id);
+  return ALL_MODELS.find((e) => e.id === id);
 }

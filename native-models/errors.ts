@@ -41,7 +41,10 @@ export class ImageError extends Error {
 
 /** The `{code, message}` pair that crosses process and IPC boundaries; unknown errors keep their message only. */
 export function describeError(err: unknown): { code: string; message: string } {
-  if (err instanceof ModelError || err instanceof ImageError) return { code: err.code, message: err.message };
-  if (err instanceof Error) return { code: 'internal', message: err.message };
+  if (err instanceof Error) {
+    // every typed error of the project carries a string code (ModelError, ImageError, DownloadError, ...)
+    const code = (err as { code?: unknown }).code;
+    return { code: typeof code === 'string' ? code : 'internal', message: err.message };
+  }
   return { code: 'internal', message: String(err) };
 }

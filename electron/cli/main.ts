@@ -1,10 +1,13 @@
 // The `glance` command line: a second front end of the engine, headless, the same services in-process.
 // Each command is one module under commands/; this file only dispatches.
 import { describeError, ModelError } from '../../native-models/errors.ts';
+import { askCommand, usage as askUsage } from './commands/ask.ts';
+import { chatCommand, usage as chatUsage } from './commands/chat.ts';
 import { classifyCommand, usage as classifyUsage } from './commands/classify.ts';
 import { duplicatesCommand, usage as duplicatesUsage } from './commands/duplicates.ts';
 import { foldersCommand, usage as foldersUsage } from './commands/folders.ts';
 import { indexCommand, usage as indexUsage } from './commands/index.ts';
+import { modelsCommand, usage as modelsUsage } from './commands/models.ts';
 import { searchCommand, searchUsage, similarCommand, similarUsage } from './commands/search.ts';
 import { tagsCommand, usage as tagsUsage } from './commands/tags.ts';
 import { type CliIo, EXIT, processIo, UsageError } from './io.ts';
@@ -31,6 +34,9 @@ export const COMMANDS: Record<string, Command> = {
   tags: { summary: "a photo's tags; add, remove, rename; export to XMP", usage: tagsUsage, run: tagsCommand },
   duplicates: { summary: 'groups of near-identical photos', usage: duplicatesUsage, run: duplicatesCommand },
   folders: { summary: "the library's folders", usage: foldersUsage, run: foldersCommand },
+  ask: { summary: 'ask a local vision model about images', usage: askUsage, run: askCommand },
+  chat: { summary: 'a conversation about images in the terminal', usage: chatUsage, run: chatCommand },
+  models: { summary: 'the model catalog: list, download, verify, remove', usage: modelsUsage, run: modelsCommand },
 };
 
 export const mainUsage = `Usage: glance COMMAND [options]
@@ -45,6 +51,10 @@ ${Object.entries(COMMANDS)
 Run "glance COMMAND --help" for a command's options.
 Data and models live in GLANCE_HOME (or --home DIR), by default the app-data folder.
 `;
+
+/** Codes that mean "the model is missing or broken": exit code 3, as for classify. */
+const MODEL_PROBLEMS =
+  /^(model-|mmproj-missing$|no-chat-model$|unknown-model$|not-gguf$|truncated$|file-missing$|not-a-text-model$|not-a-projector$|projector-mismatch$|load-failed$)/;
 
 export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
   const [name, ...rest] = argv;
@@ -70,15 +80,12 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       io.err(`glance ${name}: ${(err as Error).message}\n\n${command.usage}`);
       return EXIT.usage;
     }
-    if (err instanceof ModelError) {
-      const hint =
-        err.code === 'model-folder-missing'
-          ? '\nPut a CLIP ONNX export there (see "Models" in the README) or pass --model DIR.'
-          : '';
-      io.err(`glance ${name}: ${err.message}${hint}\n`);
-      return EXIT.model;
-    }
-    io.err(`glance ${name}: ${describeError(err).message}\n`);
-    return EXIT.someFailed;
+    const { code: errorCode, message } = describeError(err);
+    const hint =
+      err instanceof ModelError && err.code === 'model-folder-missing'
+        ? '\nPut a CLIP ONNX export there (see "Models" in the README) or pass --model DIR.'
+        : '';
+    io.err(`glance ${name}: ${message}${hint}\n`);
+    return MODEL_PROBLEMS.test(errorCode) ? EXIT.model : EXIT.someFailed;
   }
 }

@@ -1,7 +1,7 @@
 // The classify service: zero-shot labels for image files. Used in-process by the CLI today and by the engine
 // process behind the window later; it returns data, never prints.
 import path from 'node:path';
-import { CATALOG, DEFAULT_LOGIT_SCALE } from '../../native-models/catalog.ts';
+import { CLIP_CATALOG, DEFAULT_LOGIT_SCALE } from '../../native-models/catalog.ts';
 import { type ClipLoadOptions, ClipModel } from '../../native-models/clip/model.ts';
 import { encodeImages } from '../../native-models/clip/pipeline.ts';
 import { labelEmbeddings, zeroShotProbabilities } from '../../native-models/clip/zero-shot.ts';
@@ -34,7 +34,7 @@ export interface ClassifySummary {
 /** The trained logit scale of the model in `dir`: from the catalog when the folder is a catalog model's. */
 export function logitScaleFor(dir: string): number {
   const id = path.basename(path.resolve(dir));
-  return CATALOG.find((e) => e.id === id)?.logitScale ?? DEFAULT_LOGIT_SCALE;
+  return CLIP_CATALOG.find((e) => e.id === id)?.logitScale ?? DEFAULT_LOGIT_SCALE;
 }
 
 export class ClassifyInputError extends Error {

@@ -174,9 +174,21 @@ export interface DecodedImage {
 }
 
 /** Decodes one image (path or bytes) to RGB at the size the model's preprocessing resizes to. */
-export async function decodeForModel(
+export function decodeForModel(
   input: ImageInput,
   cfg: PreprocessConfig,
+  opts: PreprocessOptions = {},
+): Promise<DecodedImage> {
+  return decodeImage(input, (w, h) => resizedSize(w, h, cfg), opts);
+}
+
+/**
+ * Decodes one image (path or bytes) to 8-bit RGB at the size `sizeFor` picks from its display size, still in
+ * stored orientation: any format Glance reads, with shrink-on-load, bombs refused before decoding.
+ */
+export async function decodeImage(
+  input: ImageInput,
+  sizeFor: (width: number, height: number) => { width: number; height: number },
   opts: PreprocessOptions = {},
 ): Promise<DecodedImage> {
   await checkInput(input);
@@ -225,7 +237,7 @@ export async function decodeForModel(
   }
   const orientation = meta.orientation && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
   const swap = orientation >= 5;
-  const display = resizedSize(swap ? height : width, swap ? width : height, cfg);
+  const display = sizeFor(swap ? height : width, swap ? width : height);
   const storedW = swap ? display.height : display.width;
   const storedH = swap ? display.width : display.height;
 

@@ -69,4 +69,40 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 2: conversations (ids never reused: a window may still hold an old one). Attachments are files stored once by content hash (normalised PNG or JPEG); a message links
+  // to them in order. An attachment no message uses any more is deleted with its file.
+  `
+  CREATE TABLE conversations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL DEFAULT '',
+    system_prompt TEXT,
+    model TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    text TEXT NOT NULL,
+    stats TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX messages_conversation ON messages(conversation_id, id);
+  CREATE TABLE attachments (
+    hash TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE message_attachments (
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    hash TEXT NOT NULL REFERENCES attachments(hash),
+    PRIMARY KEY (message_id, position)
+  ) WITHOUT ROWID;
+  CREATE INDEX message_attachments_hash ON message_attachments(hash);
+  `,
 ];

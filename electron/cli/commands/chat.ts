@@ -1,0 +1,92 @@
+// glance chat [--image FILE]...: a conversation in the terminal. Lines are messages; /image FILE attaches an image to
+// the next one; /regenerate, /reset, /exit. Ctrl+C stops an answer being written (twice quits).
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { absolute, CHAT_OPTIONS, CHAT_OPTIONS_HELP, modelFromValues, startEngine } from '../chat-context.ts';
+import { type CliIo, EXIT, UsageError } from '../io.ts';
+
+export const usage = `Usage: glance chat [--image FILE]... [options]
+
+A multi-turn conversation about images. Type a message and press Enter. Commands:
+  /image FILE    attach an image to your next message (repeatable)
+  /regenerate    answer the last message again
+  /reset         start a new conversation (the old one stays on disk)
+  /exit          quit (Ctrl+D too); Ctrl+C stops an answer while it is written
+
+Options:
+  --image FILE           attach an image to the first message (repeatable)
+  --continue ID          go on with a saved conversation
+${CHAT_OPTIONS_HELP}
+`;
+
+export async function chatCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...CHAT_OPTIONS, image: { type: 'string', multiple: true }, continue: { type: 'string' } },
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected "${positionals[0]}": type messages after the prompt`);
+  const { home, label, model, maxTokens } = modelFromValues(values, io);
+  const engine = startEngine(home, (_, token) => io.out(token));
+  let pending = absolute(values.image ?? []);
+  let conversation = -1;
+  let answering = false;
+  const rl = createInterface({ input: process.stdin, terminal: io.tty, prompt: io.tty ? '> ' : '' });
+  const onSignal = () => {
+    if (answering) void engine.call('chatStop', { conversationId: conversation }).catch(() => {});
+    else rl.close();
+  };
+  process.on('SIGINT', onSignal);
+  rl.on('SIGINT', onSignal);
+  try {
+    await engine.start();
+    if (values.continue) {
+      conversation = (await engine.call('chatGet', { id: Number(values.continue) })).id;
+    } else {
+      conversation = (await engine.call('chatCreate', values.system ? { systemPrompt: values.system } : {})).id;
+    }
+    io.err(`${label} · conversation ${conversation} · /exit quits\n`);
+    const answer = async (run: () => Promise<unknown>) => {
+      answering = true;
+      try {
+        await run();
+        io.out('\n');
+      } catch (err) {
+        io.err(`\nerror: ${(err as Error).message}\n`);
+      } finally {
+        answering = false;
+      }
+    };
+    rl.prompt();
+    for await (const raw of rl) {
+      const line = raw.trim();
+      if (line === '/exit' || line === '/quit') break;
+      if (line.startsWith('/image ')) {
+        pending.push(...absolute([line.slice(7).trim()]));
+        io.err(`attached ${pending.length} image(s) to your next message\n`);
+      } else if (line === '/reset') {
+        conversation = (await engine.call('chatCreate', values.system ? { systemPrompt: values.system } : {})).id;
+        pending = [];
+        io.err(`new conversation ${conversation}\n`);
+      } else if (line === '/regenerate') {
+        await answer(() =>
+          engine.call('chatRegenerate', { conversationId: conversation, model, options: { maxTokens } }),
+        );
+      } else if (line.startsWith('/')) {
+        io.err('commands: /image FILE, /regenerate, /reset, /exit\n');
+      } else if (line || pending.length) {
+        const images = pending;
+        pending = [];
+        await answer(() =>
+          engine.call('chatSend', { conversationId: conversation, text: line, images, model, options: { maxTokens } }),
+        );
+      }
+      rl.prompt();
+    }
+    return EXIT.ok;
+  } finally {
+    process.off('SIGINT', onSignal);
+    rl.close();
+    await engine.stop();
+  }
+}

@@ -1,0 +1,212 @@
+// VisionChat on @fugood/llama.node (llama.cpp with libmtmd). The rules this file keeps, from how the binding fails:
+// files are checked before loadModel (a bad file segfaults it; see gguf-check.ts), images arrive already
+// normalised by the app (a bad image leaves the context stuck), one completion at a time, and release() only
+// after the running completion has ended (releasing during one segfaults).
+import { stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { type Backend, candidateBackends, estimateGpuLayers, VARIANT } from './backend.ts';
+import { checkPair } from './gguf-check.ts';
+import { chooseTemplate, describeTemplate, type TemplateChoice } from './templates.ts';
+import {
+  type BackendInfo,
+  type ChatTurn,
+  type CompletionOptions,
+  type CompletionResult,
+  type VisionChat,
+  VisionChatError,
+  type VisionChatLoadOptions,
+} from './vision-chat.ts';
+
+// The part of the binding Glance uses, typed here: the package ships TypeScript sources, not declarations, and
+// loading it lazily keeps the native library out of every process that only imports this file.
+interface Completion {
+  text: string;
+  interrupted: boolean;
+  tokens_predicted: number;
+  tokens_evaluated: number;
+  timings: { prompt_n: number; prompt_ms: number; predicted_n: number; predicted_per_second: number };
+}
+interface Context {
+  ctx: { getBackendDevicesInfo(): { type: string; maxMemorySize: number }[] };
+  getUsedDevices(): string[];
+  initMultimodal(o: { path: string; use_gpu?: boolean }): boolean;
+  completion(options: Record<string, unknown>, onToken?: (t: { token: string }) => void): Promise<Completion>;
+  stopCompletion(): void;
+  release(): Promise<void>;
+}
+interface Binding {
+  loadModel(options: Record<string, unknown>): Promise<Context>;
+}
+let binding: Binding | undefined;
+const loadModel = (options: Record<string, unknown>) => {
+  binding ??= createRequire(import.meta.url)('@fugood/llama.node') as Binding;
+  return binding.loadModel(options);
+};
+
+export const DEFAULT_CONTEXT = 4096;
+
+async function gpuFreeBytes(ctx: Context): Promise<number> {
+  try {
+    const devices = ctx.ctx.getBackendDevicesInfo();
+    return Math.max(0, ...devices.filter((d) => d.type !== 'cpu').map((d) => d.maxMemorySize || 0));
+  } catch {
+    return 0;
+  }
+}
+
+export async function loadLlamaNodeChat(o: VisionChatLoadOptions): Promise<VisionChat> {
+  const { model, projector } = await checkPair(o.model, o.mmproj);
+  const template = chooseTemplate(o.chatTemplate, model, projector);
+  const contextSize = o.contextSize ?? Math.min(DEFAULT_CONTEXT, model.contextLength || DEFAULT_CONTEXT);
+  const notes: string[] = [];
+  const projectorBytes = (await stat(o.mmproj)).size;
+
+  for (const backend of candidateBackends()) {
+    let layers = 0;
+    if (backend !== 'cpu') layers = typeof o.gpuLayers === 'number' ? o.gpuLayers : 999;
+    let ctx: Context | null = null;
+    try {
+      ctx = await loadModel({
+        model: o.model,
+        n_ctx: contextSize,
+        n_gpu_layers: layers,
+        ...(o.threads ? { n_threads: o.threads } : {}),
+        n_parallel: 1,
+        lib_variant: VARIANT[backend],
+      });
+      if (backend !== 'cpu' && (o.gpuLayers === undefined || o.gpuLayers === 'auto')) {
+        // With the device's memory known, reload with the layers that fit if everything does not.
+        const fit = estimateGpuLayers({
+          modelBytes: model.fileSize,
+          projectorBytes,
+          layers: model.nLayers,
+          kvBytes: model.kvBytesPerToken * contextSize,
+          gpuFreeBytes: await gpuFreeBytes(ctx),
+        });
+        if (fit <= model.nLayers) {
+          await ctx.release();
+          ctx = null;
+          if (fit === 0) throw new Error('not enough free GPU memory for even one layer');
+          layers = fit;
+          ctx = await loadModel({
+            model: o.model,
+            n_ctx: contextSize,
+            n_gpu_layers: layers,
+            n_parallel: 1,
+            lib_variant: VARIANT[backend],
+          });
+        }
+      }
+      if (!ctx.initMultimodal({ path: o.mmproj, use_gpu: backend !== 'cpu' })) {
+        throw new VisionChatError(
+          'load-failed',
+          `the vision projector ${o.mmproj} could not be started with ${o.model} (llama.cpp refused the pair)`,
+        );
+      }
+      const devices = safe(() => ctx!.getUsedDevices().join(', ')) || (backend === 'cpu' ? 'CPU' : backend);
+      return new LlamaNodeChat(ctx, template, {
+        backend,
+        device: devices,
+        gpuLayers: backend === 'cpu' ? 0 : layers,
+        notes,
+        chatTemplate: describeTemplate(template),
+      });
+    } catch (err) {
+      if (ctx) await ctx.release().catch(() => {});
+      if (err instanceof VisionChatError || backend === 'cpu') {
+        if (err instanceof VisionChatError) throw err;
+        throw new VisionChatError('load-failed', `the model could not be loaded: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      notes.push(
+        `${backend.toUpperCase()} could not load the model (${(err as Error).message}); trying the next backend`,
+      );
+    }
+  }
+  throw new VisionChatError('load-failed', 'no backend could load the model');
+}
+
+function safe<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+class LlamaNodeChat implements VisionChat {
+  private running: Promise<unknown> | null = null;
+  private released = false;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly template: TemplateChoice,
+    readonly info: BackendInfo & { backend: Backend },
+  ) {}
+
+  async complete(turns: ChatTurn[], options: CompletionOptions = {}): Promise<CompletionResult> {
+    if (this.released) throw new VisionChatError('released', 'the model was released');
+    if (this.running) throw new VisionChatError('busy', 'the model is already answering; wait for it or stop it');
+    const messages = turns.map((t) => ({
+      role: t.role,
+      content: t.images?.length
+        ? [...t.images.map((url) => ({ type: 'image_url', image_url: { url } })), { type: 'text', text: t.text }]
+        : t.text,
+    }));
+    const start = performance.now();
+    let first = 0;
+    const task = this.ctx.completion(
+      {
+        messages,
+        ...(this.template.kind === 'model' ? { jinja: true } : {}),
+        ...(this.template.kind === 'named' ? { jinja: false, chat_template: this.template.name } : {}),
+        ...(this.template.kind === 'jinja' ? { jinja: true, chat_template: this.template.source } : {}),
+        n_predict: options.maxTokens ?? 1024,
+        temperature: options.temperature ?? 0.2,
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      },
+      (t) => {
+        if (!first) first = performance.now();
+        if (t.token) options.onToken?.(t.token);
+      },
+    );
+    this.running = task;
+    try {
+      const r = await task;
+      const total = performance.now() - start;
+      return {
+        text: r.text,
+        stopped: r.interrupted,
+        stats: {
+          promptTokens: r.timings.prompt_n,
+          cachedTokens: Math.max(0, r.tokens_evaluated - r.timings.prompt_n),
+          generatedTokens: r.tokens_predicted,
+          timeToFirstTokenMs: (first || performance.now()) - start,
+          tokensPerSecond: r.timings.predicted_per_second || 0,
+          totalMs: total,
+        },
+      };
+    } catch (err) {
+      throw new VisionChatError('completion-failed', `the model could not answer: ${(err as Error).message}`, {
+        cause: err,
+      });
+    } finally {
+      this.running = null;
+    }
+  }
+
+  stop(): void {
+    if (this.running) this.ctx.stopCompletion();
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    if (this.running) {
+      this.ctx.stopCompletion();
+      await this.running.catch(() => {});
+    }
+    await this.ctx.release();
+  }
+}

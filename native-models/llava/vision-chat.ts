@@ -1,0 +1,78 @@
+// The one interface the chat service talks to. Today @fugood/llama.node implements it (llama.cpp with libmtmd);
+// the day node-llama-cpp takes images, switching the binding is one new file behind this interface.
+
+export interface VisionChatLoadOptions {
+  model: string;
+  mmproj: string;
+  /** Context size in tokens. */
+  contextSize?: number;
+  /** Layers to offload to the GPU; 'auto' chooses from a memory estimate. */
+  gpuLayers?: number | 'auto';
+  threads?: number;
+  /** A llama.cpp template name or Jinja template; null: the model's own, or the right one for its family. */
+  chatTemplate?: string | null;
+}
+
+export interface ChatTurn {
+  role: 'system' | 'user' | 'assistant';
+  text: string;
+  /** Paths of images already normalised by the app (decoded, oriented, resized, PNG or JPEG). */
+  images?: string[];
+}
+
+export interface CompletionStats {
+  /** Prompt tokens evaluated for this turn (what the KV cache did not already hold). */
+  promptTokens: number;
+  /** Prompt tokens taken from the KV cache. */
+  cachedTokens: number;
+  generatedTokens: number;
+  timeToFirstTokenMs: number;
+  /** Generation rate after the first token. */
+  tokensPerSecond: number;
+  totalMs: number;
+}
+
+export interface CompletionResult {
+  text: string;
+  stats: CompletionStats;
+  /** True when stop() ended the generation early. */
+  stopped: boolean;
+}
+
+export interface CompletionOptions {
+  onToken?: (token: string) => void;
+  maxTokens?: number;
+  temperature?: number;
+  seed?: number;
+}
+
+export interface BackendInfo {
+  /** 'cpu', 'cuda', 'vulkan' or 'metal'. */
+  backend: string;
+  device: string;
+  gpuLayers: number;
+  /** Sentences for the user: a GPU load that fell back to CPU, and the like. */
+  notes: string[];
+  chatTemplate: string;
+}
+
+export interface VisionChat {
+  readonly info: BackendInfo;
+  /** One completion at a time: a second call while one runs is refused, never interleaved. */
+  complete(turns: ChatTurn[], options?: CompletionOptions): Promise<CompletionResult>;
+  /** Ends the running completion early; its promise resolves with what was generated. */
+  stop(): void;
+  /** Frees the model. Waits for a running completion to end first (releasing during one crashes llama.cpp). */
+  release(): Promise<void>;
+}
+
+export class VisionChatError extends Error {
+  override readonly name = 'VisionChatError';
+  constructor(
+    readonly code: 'busy' | 'load-failed' | 'completion-failed' | 'released',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
