@@ -22,6 +22,7 @@ import {
 interface Completion {
   text: string;
   interrupted: boolean;
+  context_full: boolean;
   tokens_predicted: number;
   tokens_evaluated: number;
   timings: { prompt_n: number; prompt_ms: number; predicted_n: number; predicted_per_second: number };
@@ -172,21 +173,9 @@ class LlamaNodeChat implements VisionChat {
       },
     );
     this.running = task;
+    let r: Completion;
     try {
-      const r = await task;
-      const total = performance.now() - start;
-      return {
-        text: r.text,
-        stopped: r.interrupted,
-        stats: {
-          promptTokens: r.timings.prompt_n,
-          cachedTokens: Math.max(0, r.tokens_evaluated - r.timings.prompt_n),
-          generatedTokens: r.tokens_predicted,
-          timeToFirstTokenMs: (first || performance.now()) - start,
-          tokensPerSecond: r.timings.predicted_per_second || 0,
-          totalMs: total,
-        },
-      };
+      r = await task;
     } catch (err) {
       throw new VisionChatError('completion-failed', `the model could not answer: ${(err as Error).message}`, {
         cause: err,
@@ -194,6 +183,27 @@ class LlamaNodeChat implements VisionChat {
     } finally {
       this.running = null;
     }
+    if (r.context_full && !r.text) {
+      // With images in play llama.cpp does not trim an overlong prompt: it answers nothing and the context is
+      // stuck. Failing here makes the chat service release it.
+      throw new VisionChatError(
+        'completion-failed',
+        `the conversation no longer fits the model's context (${r.tokens_evaluated} tokens): start a new conversation or raise the context size`,
+      );
+    }
+    return {
+      text: r.text,
+      stopped: r.interrupted,
+      stats: {
+        promptTokens: r.timings.prompt_n,
+        // tokens_evaluated counts the whole prompt and the answer; what was not processed came from the cache
+        cachedTokens: Math.max(0, r.tokens_evaluated - r.tokens_predicted - r.timings.prompt_n),
+        generatedTokens: r.tokens_predicted,
+        timeToFirstTokenMs: (first || performance.now()) - start,
+        tokensPerSecond: r.timings.predicted_per_second || 0,
+        totalMs: performance.now() - start,
+      },
+    };
   }
 
   stop(): void {

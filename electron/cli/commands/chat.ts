@@ -31,7 +31,9 @@ export async function chatCommand(argv: string[], io: CliIo): Promise<number> {
   let pending = absolute(values.image ?? []);
   let conversation = -1;
   let answering = false;
+  // Made before anything is awaited and iterated at once: readline drops lines that arrive with no reader.
   const rl = createInterface({ input: process.stdin, terminal: io.tty, prompt: io.tty ? '> ' : '' });
+  const lines = rl[Symbol.asyncIterator]();
   const onSignal = () => {
     if (answering) void engine.call('chatStop', { conversationId: conversation }).catch(() => {});
     else rl.close();
@@ -58,7 +60,7 @@ export async function chatCommand(argv: string[], io: CliIo): Promise<number> {
       }
     };
     rl.prompt();
-    for await (const raw of rl) {
+    for await (const raw of { [Symbol.asyncIterator]: () => lines }) {
       const line = raw.trim();
       if (line === '/exit' || line === '/quit') break;
       if (line.startsWith('/image ')) {
