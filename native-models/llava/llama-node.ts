@@ -128,6 +128,10 @@ export async function loadLlamaNodeChat(o: VisionChatLoadOptions): Promise<Visio
   throw new VisionChatError('load-failed', 'no backend could load the model');
 }
 
+const tooLong = (detail: string) =>
+  `the conversation no longer fits the model's context (${detail}): start a new conversation or raise the context size`;
+const r0 = (msg: string) => msg.split('\n')[0]!.slice(0, 120);
+
 function safe<T>(fn: () => T): T | undefined {
   try {
     return fn();
@@ -177,19 +181,19 @@ class LlamaNodeChat implements VisionChat {
     try {
       r = await task;
     } catch (err) {
-      throw new VisionChatError('completion-failed', `the model could not answer: ${(err as Error).message}`, {
-        cause: err,
-      });
+      const msg = (err as Error).message;
+      throw new VisionChatError(
+        'completion-failed',
+        /context/i.test(msg) ? tooLong(r0(msg)) : `the model could not answer: ${msg}`,
+        { cause: err },
+      );
     } finally {
       this.running = null;
     }
     if (r.context_full && !r.text) {
       // With images in play llama.cpp does not trim an overlong prompt: it answers nothing and the context is
       // stuck. Failing here makes the chat service release it.
-      throw new VisionChatError(
-        'completion-failed',
-        `the conversation no longer fits the model's context (${r.tokens_evaluated} tokens): start a new conversation or raise the context size`,
-      );
+      throw new VisionChatError('completion-failed', tooLong(`${r.tokens_evaluated} tokens`));
     }
     return {
       text: r.text,

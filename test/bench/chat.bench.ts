@@ -75,7 +75,11 @@ try {
       let stamps: number[] = [];
       const engine = new EngineSupervisor({
         home: path.join(tmp, `home-${nEmbd}-${run}`),
-        events: { chatToken: () => stamps.push(performance.now()) },
+        events: {
+          chatToken: (e) => {
+            for (let i = 0; i < e.count; i++) stamps.push(performance.now());
+          },
+        },
       });
       await engine.start();
       const c = await engine.call('chatCreate', {});

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError, type EngineStatus, EngineSupervisor } from '../../electron/engine/process/supervisor.ts';
 import type { VisionChatLoadOptions } from '../../native-models/llava/vision-chat.ts';
 import * as img from '../fixtures/images.ts';
-import { type TinyLlava, writeTinyLlava, writeTruncated } from '../fixtures/tiny-llava.ts';
+import { type TinyLlava, VICUNA_TEMPLATE, writeTinyLlava, writeTruncated } from '../fixtures/tiny-llava.ts';
 
 let tmp: string;
 let tiny: TinyLlava;
@@ -230,6 +230,65 @@ describe('what goes wrong', () => {
     expect(engine.pid).not.toBe(pid);
     expect(statuses.some((s) => s.state === 'restarting')).toBe(true);
     expect(engine.state().restarts).toBe(1);
+  });
+});
+
+describe('templates, the queue and the context', () => {
+  it("uses a template carried in the GGUF, or the user's override, and refuses an unknown name", async () => {
+    const withTemplate = await writeTinyLlava(path.join(tmp, 'templated'), { chatTemplate: VICUNA_TEMPLATE });
+    const own = { model: withTemplate.model, mmproj: withTemplate.mmproj, contextSize: 1024 };
+    const c = await engine.call('chatCreate', {});
+    const m = await engine.call('chatSend', { conversationId: c.id, text: 'Hi', images: [photo], model: own, options });
+    expect(m.stats!.promptTokens).toBeGreaterThan(tiny.imageTokens);
+    expect((await engine.call('modelInfo'))?.chatTemplate).toBe("the model's own");
+    await engine.call('chatSend', {
+      conversationId: c.id,
+      text: 'Hi',
+      model: { ...model, chatTemplate: 'chatml' },
+      options,
+    });
+    expect((await engine.call('modelInfo'))?.chatTemplate).toBe('chatml');
+    const err = await engine
+      .call('chatSend', {
+        conversationId: c.id,
+        text: 'x',
+        model: { ...model, chatTemplate: 'no-such-template' },
+        options,
+      })
+      .catch((e) => e);
+    expect(err.code).toBe('unknown-template');
+    expect(engine.state().restarts).toBe(1); // no abort: only the earlier, deliberate kill
+  });
+
+  it('queues concurrent requests on one context, and refuses when too many wait', async () => {
+    const convs = await Promise.all(Array.from({ length: 7 }, () => engine.call('chatCreate', {})));
+    const results = await Promise.allSettled(
+      convs.map((c) => engine.call('chatSend', { conversationId: c.id, text: 'Hello there', model, options })),
+    );
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    expect(ok.length).toBeGreaterThanOrEqual(5); // one running, four waiting
+    for (const r of refused) expect(r.reason.code).toBe('busy');
+  });
+
+  it('a conversation longer than the context is a clear error, and the next request gets a fresh context', async () => {
+    const small = { ...model, contextSize: 64 };
+    const c = await engine.call('chatCreate', {});
+    const long = Array.from({ length: 120 }, (_, i) => `word${i}`).join(' ');
+    const err = await engine
+      .call('chatSend', { conversationId: c.id, text: long, images: [photo], model: small, options })
+      .catch((e) => e);
+    expect(err.code).toBe('completion-failed');
+    expect(err.message).toMatch(/no longer fits the model's context/);
+    const c2 = await engine.call('chatCreate', {});
+    const m = await engine.call('chatSend', {
+      conversationId: c2.id,
+      text: 'Short.',
+      images: [photo],
+      model: small,
+      options,
+    });
+    expect(m.role).toBe('assistant');
   });
 });
 

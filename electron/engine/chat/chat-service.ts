@@ -77,7 +77,7 @@ const modelKey = (o: VisionChatLoadOptions) =>
 export class ChatService {
   private chat: { key: string; instance: VisionChat } | null = null;
   private queue: Promise<unknown> = Promise.resolve();
-  private waiting = 0;
+  private inFlight = 0;
   private running: { conversationId: number; instance: VisionChat } | null = null;
 
   constructor(private readonly o: ChatServiceOptions) {}
@@ -256,17 +256,17 @@ export class ChatService {
     }, true);
   }
 
+  /** Runs tasks one at a time; beyond one running and `maxWaiting` waiting, new ones are refused. */
   private enqueue<T>(task: () => Promise<T>, force = false): Promise<T> {
     const limit = this.o.maxWaiting ?? 4;
-    if (!force && this.waiting >= limit) {
+    if (!force && this.inFlight > limit) {
       return Promise.reject(
-        new ChatError('busy', `the model is busy with ${this.waiting} requests waiting: try again in a moment`),
+        new ChatError('busy', `the model is busy with ${this.inFlight - 1} requests waiting: try again in a moment`),
       );
     }
-    this.waiting++;
-    const run = this.queue.then(() => {
-      this.waiting--;
-      return task();
+    this.inFlight++;
+    const run = this.queue.then(task).finally(() => {
+      this.inFlight--;
     });
     this.queue = run.catch(() => {});
     return run;

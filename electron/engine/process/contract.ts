@@ -40,5 +40,6 @@ export interface EngineMethods {
 }
 
 export interface EngineEvents {
-  chatToken(e: { conversationId: number; token: string }): void;
+  /** New text of an answer being written: one token or a few that came within milliseconds (`count`). */
+  chatToken(e: { conversationId: number; token: string; count: number }): void;
 }

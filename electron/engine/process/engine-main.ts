@@ -25,8 +25,49 @@ const chat = new ChatService({
     await checkPair(o.model, o.mmproj); // before anything native touches the files
     return loadLlamaNodeChat(o);
   },
-  onToken: (conversationId, token) => void rpc.chatToken.asEvent({ conversationId, token }),
+  onToken: (conversationId, token) => stream.push(conversationId, token),
 });
+
+/**
+ * Tokens go out as they come, but at most one message per conversation every few milliseconds: a small model
+ * writes a thousand tokens a second, and one IPC message per token would cost the generation CPU it needs. The
+ * first token of a burst leaves at once, so the time to first token is not delayed.
+ */
+const stream = (() => {
+  const WINDOW_MS = 8;
+  const pending = new Map<number, { text: string; count: number; timer: NodeJS.Timeout | null; last: number }>();
+  const flush = (conversationId: number) => {
+    const p = pending.get(conversationId);
+    if (!p || !p.text) return;
+    void rpc.chatToken.asEvent({ conversationId, token: p.text, count: p.count });
+    p.text = '';
+    p.count = 0;
+    p.timer = null;
+    p.last = performance.now();
+  };
+  return {
+    push(conversationId: number, token: string) {
+      let p = pending.get(conversationId);
+      if (!p) {
+        p = { text: '', count: 0, timer: null, last: 0 };
+        pending.set(conversationId, p);
+      }
+      p.text += token;
+      p.count++;
+      if (p.timer) return;
+      const wait = WINDOW_MS - (performance.now() - p.last);
+      if (wait <= 0) flush(conversationId);
+      else p.timer = setTimeout(() => flush(conversationId), wait);
+    },
+    /** Sends what is buffered: called before a turn's reply, so every token arrives before the message. */
+    drain(conversationId: number) {
+      const p = pending.get(conversationId);
+      if (p?.timer) clearTimeout(p.timer);
+      flush(conversationId);
+      pending.delete(conversationId);
+    },
+  };
+})();
 
 /** Runs a service call and turns any failure into a Result with the error's own code. */
 async function result<T>(fn: () => T | Promise<T>): Promise<Result<T>> {
@@ -39,6 +80,16 @@ async function result<T>(fn: () => T | Promise<T>): Promise<Result<T>> {
   }
 }
 
+/** A turn's reply, sent after the last of its tokens. */
+const answer = <T>(conversationId: number, fn: () => Promise<T>) =>
+  result(async () => {
+    try {
+      return await fn();
+    } finally {
+      stream.drain(conversationId);
+    }
+  });
+
 const methods: EngineMethods = {
   ping: () => result(() => ({ pid: process.pid })),
   chatCreate: (a) => result(() => chat.create(a)),
@@ -50,9 +101,12 @@ const methods: EngineMethods = {
       return null;
     }),
   chatSend: (a) =>
-    result(() => chat.send(a.conversationId, { text: a.text, images: a.images ?? [] }, a.model, a.options ?? {})),
-  chatRegenerate: (a) => result(() => chat.regenerate(a.conversationId, a.model, a.options ?? {})),
-  chatEdit: (a) => result(() => chat.editAndResend(a.conversationId, a.messageId, a.text, a.model, a.options ?? {})),
+    answer(a.conversationId, () =>
+      chat.send(a.conversationId, { text: a.text, images: a.images ?? [] }, a.model, a.options ?? {}),
+    ),
+  chatRegenerate: (a) => answer(a.conversationId, () => chat.regenerate(a.conversationId, a.model, a.options ?? {})),
+  chatEdit: (a) =>
+    answer(a.conversationId, () => chat.editAndResend(a.conversationId, a.messageId, a.text, a.model, a.options ?? {})),
   chatStop: (a) => result(() => chat.stop(a.conversationId)),
   modelInfo: () => result(() => chat.info()),
   shutdown: () =>
