@@ -38,7 +38,7 @@ const stream = (() => {
   const pending = new Map<number, { text: string; count: number; timer: NodeJS.Timeout | null; last: number }>();
   const flush = (conversationId: number) => {
     const p = pending.get(conversationId);
-    if (!p || !p.text) return;
+    if (!p?.text) return;
     void rpc.chatToken.asEvent({ conversationId, token: p.text, count: p.count });
     p.text = '';
     p.count = 0;
