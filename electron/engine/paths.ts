@@ -26,10 +26,12 @@ export function resolveHome(explicit?: string, env: NodeJS.ProcessEnv = process.
 export interface GlancePaths {
   home: string;
   models: string;
+  /** The app's one SQLite database: the photo index and the conversations. */
+  db: string;
 }
 
 export function glancePaths(home: string): GlancePaths {
-  return { home, models: path.join(home, 'models') };
+  return { home, models: path.join(home, 'models'), db: path.join(home, 'glance.db') };
 }
 
 /** Where an installed catalog model lives. */

@@ -131,7 +131,7 @@ describe('a killed indexer', () => {
       env,
     });
 
-    const dbFile = path.join(killHome, 'library.db');
+    const dbFile = path.join(killHome, 'glance.db');
     const child: ChildProcess = spawn(process.execPath, [BIN, 'index', big, '--model', model, '--batch', '4'], { env });
     const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
     // Kill it once some batches are committed and while more are still coming.

@@ -220,6 +220,16 @@ describe('the folder changes', () => {
     expect(names).toContainEqual(['blue-copy.webp', 'blue.webp']);
   });
 
+  it('identical new files indexed together are all indexed (one thumbnail, written safely)', async () => {
+    const twins = path.join(photos, 'twins');
+    for (let i = 0; i < 6; i++) await img.writeSolid(path.join(twins, `same-${i}.png`), [90, 60, 30], 70, 50);
+    const p = await lib.indexFolders(undefined);
+    expect(p.indexed).toBe(6);
+    expect(p.errors).toBe(2); // only the two known-bad files of the first run, still unchanged
+    await rm(twins, { recursive: true });
+    await lib.indexFolders(undefined);
+  });
+
   it('a changed broken file is retried', async () => {
     await img.writeSolid(path.join(photos, 'broken.jpg'), [20, 200, 30], 50, 50);
     const p = await lib.indexFolders(undefined);
@@ -331,6 +341,6 @@ describe('XMP export', () => {
 });
 
 it('keeps working data out of the photo folders', () => {
-  expect(existsSync(path.join(photos, 'library.db'))).toBe(false);
-  expect(existsSync(path.join(tmp, 'home', 'library.db'))).toBe(true);
+  expect(existsSync(path.join(photos, 'glance.db'))).toBe(false);
+  expect(existsSync(path.join(tmp, 'home', 'glance.db'))).toBe(true);
 });

@@ -2,7 +2,7 @@
 // library reads, HEIC included; a broken file is refused here, where it costs nothing, instead of leaving a
 // llama.cpp context stuck), turned upright, scaled down to what vision projectors use, and stored once by content
 // hash: PNG for screenshots and graphics (text stays sharp), JPEG for photos.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -46,7 +46,8 @@ export async function storeImage(input: ImageInput, dir: string, label?: string)
   const file = path.join(dir, hash.slice(0, 2), `${hash}.${png ? 'png' : 'jpg'}`);
   if (!(await stat(file).catch(() => null))) {
     await mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
+    // unique: two files with the same content can be written at the same moment
+    const tmp = `${file}.${randomUUID()}.tmp`;
     await writeFile(tmp, bytes);
     await rename(tmp, file);
   }

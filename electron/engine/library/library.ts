@@ -5,6 +5,7 @@ import path from 'node:path';
 import chokidar from 'chokidar';
 import { type ClipLoadOptions, ClipModel, type Variant } from '../../../native-models/clip/model.ts';
 import { type Db, openDatabase } from '../db/database.ts';
+import { glancePaths } from '../paths.ts';
 import { Indexer, type IndexProgress } from './indexer.ts';
 import { type FolderRow, LibraryStore, type PhotoRow, type PhotoTag } from './store.ts';
 import { DEFAULT_THRESHOLD, fromBlob, Tagger } from './tagger.ts';
@@ -78,7 +79,7 @@ export class Library {
   }
 
   static open(options: LibraryOptions): Library {
-    return new Library(openDatabase(path.join(options.home, 'library.db')), options);
+    return new Library(openDatabase(glancePaths(options.home).db), options);
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 // Thumbnails: WebP, about 256 px on the long side, named by content hash (a moved file keeps its thumbnail),
 // made from the pixels already decoded for the embedding, so a photo is decoded once per index.
+import { randomUUID } from 'node:crypto';
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -15,7 +16,8 @@ export async function writeThumbnail(dir: string, hash: string, decoded: Decoded
   const file = thumbnailPath(dir, hash);
   await mkdir(path.dirname(file), { recursive: true });
   const up = uprightRgb(decoded);
-  const tmp = `${file}.${process.pid}.tmp`;
+  // unique: two files with the same content can be written at the same moment
+  const tmp = `${file}.${randomUUID()}.tmp`;
   await sharp(up.rgb, { raw: { width: up.width, height: up.height, channels: 3 } })
     .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
     .webp({ quality: 80, effort: 1 }) // effort 1: a third cheaper than the default, same size here

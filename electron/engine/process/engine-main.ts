@@ -9,6 +9,7 @@ import { loadLlamaNodeChat } from '../../../native-models/llava/llama-node.ts';
 import { fail, ok, type Result } from '../../ipc/result.ts';
 import { ChatService } from '../chat/chat-service.ts';
 import { openDatabase } from '../db/database.ts';
+import { glancePaths } from '../paths.ts';
 import type { EngineEvents, EngineMethods } from './contract.ts';
 
 const home = process.env.GLANCE_HOME;
@@ -17,7 +18,7 @@ if (!home || !process.send) {
   process.exit(2);
 }
 
-const db = openDatabase(path.join(home, 'glance.db'));
+const db = openDatabase(glancePaths(home).db);
 const chat = new ChatService({
   db,
   attachmentsDir: path.join(home, 'attachments'),
