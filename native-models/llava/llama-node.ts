@@ -161,6 +161,7 @@ class LlamaNodeChat implements VisionChat {
     }));
     const start = performance.now();
     let first = 0;
+    let received = '';
     const task = this.ctx.completion(
       {
         messages,
@@ -173,7 +174,10 @@ class LlamaNodeChat implements VisionChat {
       },
       (t) => {
         if (!first) first = performance.now();
-        if (t.token) options.onToken?.(t.token);
+        if (t.token) {
+          received += t.token;
+          options.onToken?.(t.token);
+        }
       },
     );
     this.running = task;
@@ -189,6 +193,11 @@ class LlamaNodeChat implements VisionChat {
       );
     } finally {
       this.running = null;
+    }
+    // The promise can settle before the binding's last token callbacks have run: let them arrive, so that every
+    // token reaches the caller before the answer does.
+    for (const until = performance.now() + 200; received.length < r.text.length && performance.now() < until; ) {
+      await new Promise((resolve) => setImmediate(resolve));
     }
     if (r.context_full && !r.text) {
       // With images in play llama.cpp does not trim an overlong prompt: it answers nothing and the context is

@@ -1,7 +1,7 @@
 // npm run bench:chat -- [--embd 32,768] [--tokens 96] [--runs 3]
 //
 // Vision chat figures on CPU, all in one run: time to first token and generation rate for turn 1 (an image and a
-// question) and turn 2 (a follow-up), prompt tokens processed per turn, and the rate through the engine process
+// question) turn 2 (a follow-up) and turn 3 (a new image), prompt tokens processed per turn, and the rate through the engine process
 // (fork + birpc, measured at the caller from token events) against the binding's own rate on the same model, same
 // prompts, same seed. The models are random LLaVA-1.5-shaped GGUFs from the test fixtures: their words are noise,
 // their cost per token is real for their size.
@@ -22,6 +22,8 @@ const maxTokens = Number(opts.tokens ?? 96);
 const runs = Number(opts.runs ?? 3);
 const Q1 = 'What is in this picture? Describe it in detail.';
 const Q2 = 'What colour is it?';
+/** Turn 3 brings a new image: llama.node re-encodes the earlier ones too (its prefix cache stops at the first image). */
+const Q3 = 'And this one?';
 
 interface Turn {
   ttftMs: number;
@@ -42,6 +44,8 @@ const rows: (string | number)[][] = [];
 try {
   const photo = await writeSolid(path.join(tmp, 'photo.jpg'), [200, 120, 40], 640, 480);
   const image = (await storeImage(photo, path.join(tmp, 'attachments'))).file;
+  const photo2 = await writeSolid(path.join(tmp, 'photo2.png'), [20, 40, 220], 300, 300);
+  const image2 = (await storeImage(photo2, path.join(tmp, 'attachments'))).file;
   for (const nEmbd of sizes) {
     const tiny = await writeTinyLlava(path.join(tmp, `m${nEmbd}`), { nEmbd });
     const model = { model: tiny.model, mmproj: tiny.mmproj, contextSize: 2048 };
@@ -54,8 +58,9 @@ try {
       const chat = await loadLlamaNodeChat(model);
       const turns: Turn[] = [];
       const history: ChatTurn[] = [{ role: 'user', text: Q1, images: [image] }];
-      for (const q of [Q1, Q2]) {
+      for (const q of [Q1, Q2, Q3]) {
         if (q === Q2) history.push({ role: 'user', text: Q2 });
+        if (q === Q3) history.push({ role: 'user', text: Q3, images: [image2] });
         const stamps: number[] = [];
         const t0 = performance.now();
         const r = await chat.complete(history, { ...options, onToken: () => stamps.push(performance.now()) });
@@ -86,13 +91,13 @@ try {
       await engine.call('chatSend', { conversationId: c.id, text: 'warm up', model, options: { maxTokens: 1 } }); // loads the model
       const c2 = await engine.call('chatCreate', {});
       const eTurns: Turn[] = [];
-      for (const [i, q] of [Q1, Q2].entries()) {
+      for (const [i, q] of [Q1, Q2, Q3].entries()) {
         stamps = [];
         const t0 = performance.now();
         const m = await engine.call('chatSend', {
           conversationId: c2.id,
           text: q,
-          ...(i === 0 ? { images: [image] } : {}),
+          ...(i === 0 ? { images: [image] } : i === 2 ? { images: [image2] } : {}),
           model,
           options,
         });
@@ -107,7 +112,7 @@ try {
       await engine.stop();
       viaEngine.push(eTurns);
     }
-    for (const turn of [0, 1]) {
+    for (const turn of [0, 1, 2]) {
       const d = (k: keyof Turn) => median(direct.map((r) => r[turn]![k]));
       const e = (k: keyof Turn) => median(viaEngine.map((r) => r[turn]![k]));
       rows.push([

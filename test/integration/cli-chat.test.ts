@@ -99,7 +99,7 @@ describe('glance ask and glance chat', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.trim().length).toBeGreaterThan(0);
     expect(r.stderr).toMatch(
-      /^smolvlm-500m · \d+ prompt tokens, first token after [\d.]+ s, [\d.]+ tokens\/s · conversation \d+\n$/,
+      /^smolvlm-500m on CPU \(CPU\) · \d+ prompt tokens, first token after [\d.]+ s, [\d.]+ tokens\/s · conversation \d+\n$/,
     );
   });
 

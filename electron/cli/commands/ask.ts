@@ -42,9 +42,12 @@ export async function askCommand(argv: string[], io: CliIo): Promise<number> {
     else {
       if (streamed) io.out('\n');
       const s = message.stats;
+      const info = await engine.call('modelInfo');
+      for (const note of info?.notes ?? []) io.err(`note: ${note}\n`);
       if (s) {
         io.err(
-          `${label} · ${s.promptTokens} prompt tokens, first token after ${(s.timeToFirstTokenMs / 1000).toFixed(1)} s, ` +
+          `${label} on ${info ? `${info.backend.toUpperCase()} (${info.device})` : '?'} · ${s.promptTokens} prompt tokens, ` +
+            `first token after ${(s.timeToFirstTokenMs / 1000).toFixed(1)} s, ` +
             `${s.tokensPerSecond.toFixed(1)} tokens/s${s.stopped ? ' · stopped' : ''} · conversation ${conversation}\n`,
         );
       }
