@@ -2,6 +2,13 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
+/** Module specifiers imported only for their types (`import type`): they load no code. */
+export function typeOnlyImportsOf(source: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of source.matchAll(/\bimport\s+type\s+[\w*{}\s,$]+\s+from\s+['"]([^'"]+)['"]/g)) out.add(m[1]!);
+  return out;
+}
+
 /** Module specifiers a source file imports: static imports, re-exports, dynamic import() and require(). */
 export function importsOf(source: string): string[] {
   const specs: string[] = [];
@@ -29,7 +36,7 @@ export interface Rule {
   folder: string;
   /** Why the rule exists, for the failure message. */
   why: string;
-  forbidden: (spec: string, file: string) => boolean;
+  forbidden: (spec: string, file: string, typeOnly: boolean) => boolean;
 }
 
 const isElectron = (s: string) => s === 'electron' || s.startsWith('electron/');
@@ -64,6 +71,16 @@ export function rules(root: string): Rule[] {
       forbidden: (s, f) => isElectron(s) || into('electron/main')(s, f) || into('electron/preload')(s, f),
     },
     {
+      folder: 'electron/main',
+      why: 'main stays thin: it reaches models only through the engine process (its supervisor), and types',
+      forbidden: (s, f, typeOnly) => {
+        const target = resolvedFolder(s, f, root);
+        if (!target || typeOnly) return false;
+        if (target.startsWith('native-models')) return true;
+        return target.startsWith('electron/engine/') && !target.startsWith('electron/engine/process/supervisor');
+      },
+    },
+    {
       folder: 'electron/ipc',
       why: 'the contract is pure TypeScript shared by every process',
       forbidden: (s, f) => isElectron(s) || NODE_BUILTINS.test(s) || into('native-models')(s, f),
@@ -92,8 +109,10 @@ export function violations(root: string): string[] {
       continue; // the folder does not exist yet
     }
     for (const file of files) {
-      for (const spec of importsOf(readFileSync(file, 'utf8'))) {
-        if (rule.forbidden(spec, file)) {
+      const source = readFileSync(file, 'utf8');
+      const typeOnly = typeOnlyImportsOf(source);
+      for (const spec of importsOf(source)) {
+        if (rule.forbidden(spec, file, typeOnly.has(spec))) {
           found.push(`${path.relative(root, file)} imports "${spec}": ${rule.why}`);
         }
       }

@@ -35,7 +35,7 @@ export class LibraryError extends Error {
 export interface SearchQuery {
   text?: string;
   /** "More like this": an indexed photo's path or id, or any image file. */
-  like?: { path: string } | { id: number };
+  like?: { path: string } | { id: number } | { bytes: Uint8Array };
   tags?: string[];
   folder?: string;
   /** Capture time range, ms since the epoch (the file's mtime when EXIF has none). */
@@ -53,6 +53,7 @@ export interface SearchHit {
 }
 
 export interface FolderInfo {
+  id: number;
   path: string;
   photos: number;
 }
@@ -163,7 +164,7 @@ export class Library {
   folders(): FolderInfo[] {
     return this.db
       .prepare<[], FolderInfo>(
-        'SELECT f.path AS path, count(p.id) AS photos FROM folders f LEFT JOIN photos p ON p.folder_id = f.id GROUP BY f.id ORDER BY f.path',
+        'SELECT f.id AS id, f.path AS path, count(p.id) AS photos FROM folders f LEFT JOIN photos p ON p.folder_id = f.id GROUP BY f.id ORDER BY f.path',
       )
       .all();
   }
@@ -318,15 +319,18 @@ export class Library {
       .map((h: Hit) => this.hit(this.store.photoById(h.id)!, h.score));
   }
 
-  private async queryFor(like: { path: string } | { id: number }): Promise<{ query: Float32Array; exclude?: number }> {
-    const row = 'id' in like ? this.store.photoById(like.id) : this.store.photoByPath(path.resolve(like.path));
-    if (row) {
-      const v = this.vectors()?.vector(row.id);
-      if (v) return { query: v, exclude: row.id };
+  private async queryFor(
+    like: { path: string } | { id: number } | { bytes: Uint8Array },
+  ): Promise<{ query: Float32Array; exclude?: number }> {
+    if (!('bytes' in like)) {
+      const row = 'id' in like ? this.store.photoById(like.id) : this.store.photoByPath(path.resolve(like.path));
+      const v = row ? this.vectors()?.vector(row.id) : undefined;
+      if (row && v) return { query: v, exclude: row.id };
+      if ('id' in like) throw new LibraryError('photo-not-indexed', `no photo with id ${like.id} in the library`);
     }
-    if ('id' in like) throw new LibraryError('photo-not-indexed', `no photo with id ${like.id} in the library`);
     const model = await this.clip();
-    const [query] = await model.encodeImageTensors([await model.preprocess(path.resolve(like.path))]);
+    const input = 'bytes' in like ? like.bytes : path.resolve(like.path);
+    const [query] = await model.encodeImageTensors([await model.preprocess(input)]);
     return { query: query! };
   }
 
@@ -392,19 +396,35 @@ export class Library {
     this.store.setSetting('tag_threshold', String(v));
   }
 
-  private photo(file: string): PhotoRow {
-    const row = this.store.photoByPath(path.resolve(file));
-    if (!row)
+  /** A photo by path (the CLI) or id (the window). */
+  private photo(ref: string | number): PhotoRow {
+    const row = typeof ref === 'number' ? this.store.photoById(ref) : this.store.photoByPath(path.resolve(ref));
+    if (!row) {
       throw new LibraryError(
         'photo-not-indexed',
-        `${path.resolve(file)} is not in the library: run glance index first`,
+        typeof ref === 'number'
+          ? `no photo with id ${ref} in the library`
+          : `${path.resolve(ref)} is not in the library: run glance index first`,
       );
+    }
     return row;
   }
 
+  /** A photo's facts and tags, for the window's photo view. */
+  photoDetail(id: number) {
+    const row = this.photo(id);
+    return { row, ...this.tags(id) };
+  }
+
+  /** The thumbnail file of a photo, when it has one: the window's protocol handler serves it by id. */
+  thumbnailOf(id: number): string | null {
+    const row = this.store.photoById(id);
+    return row ? thumbnailPath(this.thumbnailsDir, row.hash) : null;
+  }
+
   /** A photo's tags as a person sees them: their own, and the tagger's above the threshold, minus removals. */
-  tags(file: string): { tags: PhotoTag[]; candidates: PhotoTag[] } {
-    const row = this.photo(file);
+  tags(ref: string | number): { tags: PhotoTag[]; candidates: PhotoTag[] } {
+    const row = this.photo(ref);
     const all = this.store.photoTags(row.id);
     const thresholds = new Map(
       this.db
@@ -418,14 +438,14 @@ export class Library {
     return { tags: all.filter(shown), candidates: all.filter((t) => t.source === 'auto' && !shown(t)) };
   }
 
-  addTag(file: string, tag: string): void {
+  addTag(ref: string | number, tag: string): void {
     const name = cleanTag(tag);
-    this.store.setTagSource(this.photo(file).id, this.store.tagId(name), 'user');
+    this.store.setTagSource(this.photo(ref).id, this.store.tagId(name), 'user');
   }
 
-  removeTag(file: string, tag: string): void {
+  removeTag(ref: string | number, tag: string): void {
     const name = cleanTag(tag);
-    this.store.setTagSource(this.photo(file).id, this.store.tagId(name), 'removed');
+    this.store.setTagSource(this.photo(ref).id, this.store.tagId(name), 'removed');
   }
 
   renameTag(from: string, to: string): boolean {

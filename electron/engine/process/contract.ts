@@ -1,45 +1,107 @@
-// The engine process's RPC contract: what its caller (the CLI today, Electron's main process later) may call, and
-// the events the engine pushes back. Every reply is a Result; the supervisor turns failures into EngineError.
+// The engine process's RPC contract: what its caller (the CLI, Electron's main process) may call, and the events the
+// engine pushes back. Every reply is a Result; the supervisor turns failures into EngineError. Paths appear here
+// because both callers are trusted: the main process never passes on a path that came from the renderer.
 
 import type { BackendInfo, VisionChatLoadOptions } from '../../../native-models/llava/vision-chat.ts';
 import type { Result } from '../../ipc/result.ts';
 import type { Conversation, ConversationSummary, Message, SendOptions } from '../chat/chat-service.ts';
+import type { IndexProgress } from '../library/indexer.ts';
+import type { FolderInfo, SearchHit } from '../library/library.ts';
+import type { PhotoRow, PhotoTag } from '../library/store.ts';
+import type { Manifest, ModelStatus } from '../models/model-manager.ts';
 
-/** Images cross the process boundary once, as a path the engine may read or as bytes. */
-export type ImageArg = string | Uint8Array;
+/** Images cross the process boundary once: a path the engine may read, bytes, or a library photo. */
+export type ImageArg = string | Uint8Array | { photoId: number };
+
+/** Explicit files (the CLI), or a catalog model by id (the window); no id: the one chosen in settings. */
+export type ModelArg = VisionChatLoadOptions | { catalogId?: string };
+
+export interface EngineSettings {
+  hotkey: string;
+  threads: number | null;
+  gpuLayers: number | 'auto';
+  chatModel: string | null;
+}
+
+export interface EngineSearch {
+  text?: string;
+  likePhotoId?: number;
+  likeImage?: Uint8Array;
+  tags?: string[];
+  folderId?: number;
+  from?: number;
+  to?: number;
+  limit?: number;
+}
+
+type R<T> = Promise<Result<T>>;
 
 export interface EngineMethods {
-  ping(): Promise<Result<{ pid: number }>>;
-  chatCreate(args: { systemPrompt?: string; title?: string }): Promise<Result<Conversation>>;
-  chatList(): Promise<Result<ConversationSummary[]>>;
-  chatGet(args: { id: number }): Promise<Result<Conversation>>;
-  chatDelete(args: { id: number }): Promise<Result<null>>;
+  ping(): R<{ pid: number }>;
+  // chat
+  chatCreate(args: { systemPrompt?: string; title?: string }): R<Conversation>;
+  chatList(): R<ConversationSummary[]>;
+  chatGet(args: { id: number }): R<Conversation>;
+  chatDelete(args: { id: number }): R<null>;
   chatSend(args: {
     conversationId: number;
     text: string;
     images?: ImageArg[];
-    model: VisionChatLoadOptions;
+    model: ModelArg;
     options?: SendOptions;
-  }): Promise<Result<Message>>;
-  chatRegenerate(args: {
-    conversationId: number;
-    model: VisionChatLoadOptions;
-    options?: SendOptions;
-  }): Promise<Result<Message>>;
+  }): R<Message>;
+  chatRegenerate(args: { conversationId: number; model: ModelArg; options?: SendOptions }): R<Message>;
   chatEdit(args: {
     conversationId: number;
     messageId: number;
     text: string;
-    model: VisionChatLoadOptions;
+    model: ModelArg;
     options?: SendOptions;
-  }): Promise<Result<Message>>;
-  chatStop(args: { conversationId: number }): Promise<Result<boolean>>;
-  modelInfo(): Promise<Result<BackendInfo | null>>;
-  /** Stops generation, releases the model, closes the database, then exits. */
-  shutdown(): Promise<Result<null>>;
+  }): R<Message>;
+  chatStop(args: { conversationId: number }): R<boolean>;
+  chatAttachment(args: { hash: string }): R<string | null>;
+  modelInfo(): R<BackendInfo | null>;
+  // library
+  libFolders(): R<FolderInfo[]>;
+  libAddFolder(args: { path: string }): R<FolderInfo>;
+  libRemoveFolder(args: { folderId: number }): R<number>;
+  libIndex(): R<IndexProgress>;
+  libPause(): R<null>;
+  libResume(): R<null>;
+  libCancel(): R<null>;
+  libErrors(): R<{ path: string; code: string; message: string }[]>;
+  libPhoto(args: { photoId: number }): R<{ row: PhotoRow; tags: PhotoTag[]; candidates: PhotoTag[] }>;
+  libSearch(args: EngineSearch): R<SearchHit[]>;
+  libDuplicates(args: { threshold: number }): R<{ photos: SearchHit[]; similarity: number }[]>;
+  libThumbnail(args: { photoId: number }): R<string | null>;
+  tagsAdd(args: { photoId: number; tag: string }): R<null>;
+  tagsRemove(args: { photoId: number; tag: string }): R<null>;
+  tagsRename(args: { from: string; to: string }): R<boolean>;
+  tagsThreshold(): R<number>;
+  tagsSetThreshold(args: { value: number }): R<null>;
+  tagsExportXmp(args: { folderId?: number }): R<{ photos: number; written: number }>;
+  // models and settings
+  modelsList(): R<ModelStatus[]>;
+  modelsDownload(args: { id: string }): R<Manifest>;
+  modelsCancel(args: { id: string }): R<boolean>;
+  modelsRemove(args: { id: string }): R<boolean>;
+  modelsVerify(args: { id: string }): R<{ file: string; ok: boolean; reason?: string }[]>;
+  settingsGet(): R<EngineSettings>;
+  settingsSet(args: Partial<EngineSettings>): R<EngineSettings>;
+  /** Stops generation and indexing, releases the models, closes the database, then exits. */
+  shutdown(): R<null>;
 }
 
 export interface EngineEvents {
   /** New text of an answer being written: one token or a few that came within milliseconds (`count`). */
   chatToken(e: { conversationId: number; token: string; count: number }): void;
+  libraryProgress(p: IndexProgress): void;
+  modelsProgress(p: {
+    id: string;
+    file: string;
+    received: number;
+    total: number;
+    bytesPerSecond: number;
+    etaSeconds: number | null;
+  }): void;
 }

@@ -1,27 +1,53 @@
 // The engine process: models and the database live here, away from the window and the CLI, so that a crash in
 // native code (llama.cpp segfaults on some malformed files) costs a restart, not the app. Started by
 // EngineSupervisor with child_process.fork (Electron's utilityProcess in the desktop app); talks birpc over the
-// process message channel.
-import path from 'node:path';
+// process message channel. Services start on first use: a window that only chats never loads CLIP.
 import { createBirpc } from 'birpc';
 import { checkPair } from '../../../native-models/llava/gguf-check.ts';
 import { loadLlamaNodeChat } from '../../../native-models/llava/llama-node.ts';
 import { fail, ok, type Result } from '../../ipc/result.ts';
 import { ChatService } from '../chat/chat-service.ts';
+import { chooseChatModel } from '../chat/model-choice.ts';
 import { openDatabase } from '../db/database.ts';
-import { glancePaths } from '../paths.ts';
-import type { EngineEvents, EngineMethods } from './contract.ts';
+import { Library } from '../library/library.ts';
+import { LibraryStore } from '../library/store.ts';
+import { ModelManager } from '../models/model-manager.ts';
+import { glancePaths, modelDir } from '../paths.ts';
+import type { EngineEvents, EngineMethods, EngineSettings, ImageArg, ModelArg } from './contract.ts';
+import { tokenStream } from './token-stream.ts';
 
 const home = process.env.GLANCE_HOME;
 if (!home || !process.send) {
   console.error('the engine process is started by EngineSupervisor (GLANCE_HOME and an IPC channel are needed)');
   process.exit(2);
 }
+const paths = glancePaths(home);
+const db = openDatabase(paths.db);
+const settingsStore = new LibraryStore(db);
+const models = new ModelManager(paths);
+const downloads = new Map<string, AbortController>();
 
-const db = openDatabase(glancePaths(home).db);
+const DEFAULT_SETTINGS: EngineSettings = {
+  hotkey: 'CommandOrControl+Shift+Space',
+  threads: null,
+  gpuLayers: 'auto',
+  chatModel: null,
+};
+function settings(): EngineSettings {
+  const raw = settingsStore.setting('app_settings');
+  return { ...DEFAULT_SETTINGS, ...(raw ? (JSON.parse(raw) as Partial<EngineSettings>) : {}) };
+}
+
+let library: Library | null = null;
+/** The photo library, opened on first use with the installed CLIP model. */
+function lib(): Library {
+  library ??= Library.open({ home: paths.home, modelDir: modelDir(paths) });
+  return library;
+}
+
 const chat = new ChatService({
   db,
-  attachmentsDir: path.join(home, 'attachments'),
+  attachmentsDir: `${paths.home}/attachments`,
   load: async (o) => {
     await checkPair(o.model, o.mmproj); // before anything native touches the files
     return loadLlamaNodeChat(o);
@@ -29,46 +55,23 @@ const chat = new ChatService({
   onToken: (conversationId, token) => stream.push(conversationId, token),
 });
 
-/**
- * Tokens go out as they come, but at most one message per conversation every few milliseconds: a small model
- * writes a thousand tokens a second, and one IPC message per token would cost the generation CPU it needs. The
- * first token of a burst leaves at once, so the time to first token is not delayed.
- */
-const stream = (() => {
-  const WINDOW_MS = 8;
-  const pending = new Map<number, { text: string; count: number; timer: NodeJS.Timeout | null; last: number }>();
-  const flush = (conversationId: number) => {
-    const p = pending.get(conversationId);
-    if (!p?.text) return;
-    void rpc.chatToken.asEvent({ conversationId, token: p.text, count: p.count });
-    p.text = '';
-    p.count = 0;
-    p.timer = null;
-    p.last = performance.now();
-  };
-  return {
-    push(conversationId: number, token: string) {
-      let p = pending.get(conversationId);
-      if (!p) {
-        p = { text: '', count: 0, timer: null, last: 0 };
-        pending.set(conversationId, p);
-      }
-      p.text += token;
-      p.count++;
-      if (p.timer) return;
-      const wait = WINDOW_MS - (performance.now() - p.last);
-      if (wait <= 0) flush(conversationId);
-      else p.timer = setTimeout(() => flush(conversationId), wait);
-    },
-    /** Sends what is buffered: called before a turn's reply, so every token arrives before the message. */
-    drain(conversationId: number) {
-      const p = pending.get(conversationId);
-      if (p?.timer) clearTimeout(p.timer);
-      flush(conversationId);
-      pending.delete(conversationId);
-    },
-  };
-})();
+function modelFor(m: ModelArg) {
+  if ('model' in m) return m;
+  const s = settings();
+  const { label: _label, ...choice } = chooseChatModel(paths, {
+    ...((m.catalogId ?? s.chatModel) ? { model: (m.catalogId ?? s.chatModel)! } : {}),
+    ...(s.gpuLayers !== 'auto' ? { gpuLayers: s.gpuLayers } : {}),
+  });
+  return { ...choice, ...(s.threads ? { threads: s.threads } : {}) };
+}
+
+function imagesFor(images: ImageArg[] = []) {
+  return images.map((i) => {
+    if (typeof i === 'string' || i instanceof Uint8Array) return i;
+    const detail = lib().photoDetail(i.photoId);
+    return detail.row.path;
+  });
+}
 
 /** Runs a service call and turns any failure into a Result with the error's own code. */
 async function result<T>(fn: () => T | Promise<T>): Promise<Result<T>> {
@@ -80,6 +83,13 @@ async function result<T>(fn: () => T | Promise<T>): Promise<Result<T>> {
     return fail(code, typeof e?.message === 'string' ? e.message : String(err));
   }
 }
+
+/** A call whose only answer is that it happened. */
+const done = (fn: () => unknown) =>
+  result(() => {
+    fn();
+    return null;
+  });
 
 /** A turn's reply, sent after the last of its tokens. */
 const answer = <T>(conversationId: number, fn: () => Promise<T>) =>
@@ -93,6 +103,7 @@ const answer = <T>(conversationId: number, fn: () => Promise<T>) =>
 
 const methods: EngineMethods = {
   ping: () => result(() => ({ pid: process.pid })),
+  // chat
   chatCreate: (a) => result(() => chat.create(a)),
   chatList: () => result(() => chat.list()),
   chatGet: (a) => result(() => chat.get(a.id)),
@@ -103,15 +114,111 @@ const methods: EngineMethods = {
     }),
   chatSend: (a) =>
     answer(a.conversationId, () =>
-      chat.send(a.conversationId, { text: a.text, images: a.images ?? [] }, a.model, a.options ?? {}),
+      chat.send(a.conversationId, { text: a.text, images: imagesFor(a.images) }, modelFor(a.model), a.options ?? {}),
     ),
-  chatRegenerate: (a) => answer(a.conversationId, () => chat.regenerate(a.conversationId, a.model, a.options ?? {})),
+  chatRegenerate: (a) =>
+    answer(a.conversationId, () => chat.regenerate(a.conversationId, modelFor(a.model), a.options ?? {})),
   chatEdit: (a) =>
-    answer(a.conversationId, () => chat.editAndResend(a.conversationId, a.messageId, a.text, a.model, a.options ?? {})),
+    answer(a.conversationId, () =>
+      chat.editAndResend(a.conversationId, a.messageId, a.text, modelFor(a.model), a.options ?? {}),
+    ),
   chatStop: (a) => result(() => chat.stop(a.conversationId)),
+  chatAttachment: (a) => result(() => chat.attachmentFile(a.hash) ?? null),
   modelInfo: () => result(() => chat.info()),
+  // library
+  libFolders: () => result(() => lib().folders()),
+  libAddFolder: (a) =>
+    result(async () => {
+      const row = await lib().addFolder(a.path);
+      return lib()
+        .folders()
+        .find((f) => f.id === row.id)!;
+    }),
+  libRemoveFolder: (a) =>
+    result(() => {
+      const folder = lib()
+        .folders()
+        .find((f) => f.id === a.folderId);
+      if (!folder) throw Object.assign(new Error(`there is no folder ${a.folderId}`), { code: 'not-found' });
+      return lib().removeFolder(folder.path);
+    }),
+  libIndex: () => result(() => lib().indexFolders(undefined, (p) => void rpc.libraryProgress.asEvent(p))),
+  libPause: () => done(() => lib().pauseIndexing()),
+  libResume: () => done(() => lib().resumeIndexing()),
+  libCancel: () => done(() => lib().cancelIndexing()),
+  libErrors: () => result(() => lib().errors()),
+  libPhoto: (a) => result(() => lib().photoDetail(a.photoId)),
+  libSearch: (a) =>
+    result(() => {
+      const folder = a.folderId
+        ? lib()
+            .folders()
+            .find((f) => f.id === a.folderId)?.path
+        : undefined;
+      if (a.folderId && !folder)
+        throw Object.assign(new Error(`there is no folder ${a.folderId}`), { code: 'not-found' });
+      return lib().search({
+        ...(a.text ? { text: a.text } : {}),
+        ...(a.likePhotoId ? { like: { id: a.likePhotoId } } : a.likeImage ? { like: { bytes: a.likeImage } } : {}),
+        ...(a.tags ? { tags: a.tags } : {}),
+        ...(folder ? { folder } : {}),
+        ...(a.from !== undefined ? { from: a.from } : {}),
+        ...(a.to !== undefined ? { to: a.to } : {}),
+        ...(a.limit ? { limit: a.limit } : {}),
+      });
+    }),
+  libDuplicates: (a) => result(() => lib().duplicates(a.threshold)),
+  libThumbnail: (a) => result(() => lib().thumbnailOf(a.photoId)),
+  tagsAdd: (a) => done(() => lib().addTag(a.photoId, a.tag)),
+  tagsRemove: (a) => done(() => lib().removeTag(a.photoId, a.tag)),
+  tagsRename: (a) => result(() => lib().renameTag(a.from, a.to)),
+  tagsThreshold: () => result(() => lib().threshold()),
+  tagsSetThreshold: (a) => done(() => lib().setThreshold(a.value)),
+  tagsExportXmp: (a) =>
+    result(async () => {
+      const folder = a.folderId
+        ? lib()
+            .folders()
+            .find((f) => f.id === a.folderId)?.path
+        : undefined;
+      const r = await lib().exportXmp(folder);
+      return { photos: r.photos, written: r.written.filter((w) => w.created || w.added.length > 0).length };
+    }),
+  // models and settings
+  modelsList: () => result(() => models.list()),
+  modelsDownload: (a) =>
+    result(async () => {
+      if (downloads.has(a.id)) throw Object.assign(new Error(`${a.id} is already downloading`), { code: 'busy' });
+      const abort = new AbortController();
+      downloads.set(a.id, abort);
+      try {
+        return await models.download(a.id, {
+          signal: abort.signal,
+          onProgress: (p) => void rpc.modelsProgress.asEvent({ id: a.id, ...p }),
+        });
+      } finally {
+        downloads.delete(a.id);
+      }
+    }),
+  modelsCancel: (a) =>
+    result(() => {
+      const d = downloads.get(a.id);
+      d?.abort();
+      return d !== undefined;
+    }),
+  modelsRemove: (a) => result(() => models.remove(a.id)),
+  modelsVerify: (a) => result(() => models.verify(a.id)),
+  settingsGet: () => result(() => settings()),
+  settingsSet: (a) =>
+    result(() => {
+      const next = { ...settings(), ...a };
+      settingsStore.setSetting('app_settings', JSON.stringify(next));
+      return next;
+    }),
   shutdown: () =>
     result(async () => {
+      for (const d of downloads.values()) d.abort();
+      library?.close();
       await chat.close();
       db.close();
       setImmediate(() => process.exit(0));
@@ -124,6 +231,8 @@ const rpc = createBirpc<EngineEvents, EngineMethods>(methods, {
   on: (fn) => process.on('message', fn),
   timeout: -1,
 });
+
+const stream = tokenStream((e) => void rpc.chatToken.asEvent(e));
 
 // The parent went away (killed, crashed): nobody is left to serve.
 process.on('disconnect', () => process.exit(0));

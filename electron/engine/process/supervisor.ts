@@ -117,7 +117,11 @@ export class EngineSupervisor {
     const child = (this.o.spawn ?? forkEngine)({ ...process.env, GLANCE_HOME: this.o.home });
     this.child = child;
     this.lastStart = Date.now();
-    const events: EngineEvents = { chatToken: (e) => this.o.events?.chatToken?.(e) };
+    const events: EngineEvents = {
+      chatToken: (e) => this.o.events?.chatToken?.(e),
+      libraryProgress: (p) => this.o.events?.libraryProgress?.(p),
+      modelsProgress: (p) => this.o.events?.modelsProgress?.(p),
+    };
     const rpc = createBirpc<EngineMethods, EngineEvents>(events, {
       post: (data) => child.send(data),
       on: (fn) => child.onMessage(fn),

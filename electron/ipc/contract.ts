@@ -1,0 +1,251 @@
+// The one contract between the window and the app: every channel the renderer may call, the schema its argument
+// must pass (checked in the main process; the renderer is not trusted), and the events the app pushes. It is the
+// table of contents of the app. Pure TypeScript and valibot: no Node, no Electron.
+//
+// Rule: nothing here carries a file path from the renderer. Photos are ids, images are bytes (dropped or pasted)
+// or library photo ids, folders are chosen in a native dialog by the main process, models are catalog ids.
+import * as v from 'valibot';
+import type { ErrorInfo, Result } from './result.ts';
+
+const id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
+const text = (max: number) => v.pipe(v.string(), v.maxLength(max));
+const tag = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(100));
+const catalogId = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9.-]{0,63}$/));
+const time = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(8.64e15));
+const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+/** An image for chat: bytes from a drop, a paste or the file picker, or a photo of the library. */
+export const imageRef = v.union([
+  v.strictObject({
+    bytes: v.pipe(
+      v.instance(Uint8Array),
+      v.check((b) => b.byteLength > 0 && b.byteLength <= MAX_IMAGE_BYTES, 'an image of 1 byte to 64 MB'),
+    ),
+  }),
+  v.strictObject({ photoId: id }),
+]);
+const none = v.optional(v.strictObject({}));
+
+// ---- results the renderer sees ----
+
+export interface FolderView {
+  id: number;
+  path: string;
+  photos: number;
+}
+export interface PhotoHit {
+  id: number;
+  name: string;
+  score: number | null;
+  takenAt: number | null;
+  /** glance://thumb/<id>: served by the main process, by id only. */
+  thumbnail: string;
+}
+export interface PhotoTagView {
+  name: string;
+  category: string | null;
+  source: 'auto' | 'user' | 'removed';
+  score: number | null;
+}
+export interface PhotoDetail {
+  id: number;
+  name: string;
+  /** For display; never sent back. */
+  path: string;
+  width: number | null;
+  height: number | null;
+  takenAt: number | null;
+  tags: PhotoTagView[];
+  candidates: PhotoTagView[];
+}
+export interface IndexProgressView {
+  phase: 'scanning' | 'indexing' | 'paused' | 'done' | 'cancelled';
+  found: number;
+  total: number;
+  done: number;
+  unchanged: number;
+  indexed: number;
+  moved: number;
+  removed: number;
+  errors: number;
+  filesPerSecond: number;
+  etaSeconds: number | null;
+  current: string | null;
+}
+export interface MessageView {
+  id: number;
+  role: 'user' | 'assistant';
+  text: string;
+  /** glance://attachment/<hash> */
+  images: { url: string; width: number; height: number }[];
+  stats: {
+    promptTokens: number;
+    generatedTokens: number;
+    tokensPerSecond: number;
+    timeToFirstTokenMs: number;
+    stopped?: boolean;
+  } | null;
+  createdAt: number;
+}
+export interface ConversationView {
+  id: number;
+  title: string;
+  systemPrompt: string | null;
+  model: string | null;
+  messages: MessageView[];
+}
+export interface ConversationSummaryView {
+  id: number;
+  title: string;
+  updatedAt: number;
+  messages: number;
+}
+export interface ModelView {
+  id: string;
+  kind: 'clip' | 'chat';
+  name: string;
+  goodAt: string;
+  licence: string;
+  size: number;
+  installed: boolean;
+  readsText: boolean;
+}
+export interface EngineStatusView {
+  state: 'starting' | 'ready' | 'restarting' | 'stopped';
+  restarts: number;
+  lastCrash?: string;
+}
+export interface SettingsView {
+  hotkey: string;
+  dataFolder: string;
+  threads: number | null;
+  gpuLayers: number | 'auto';
+  chatModel: string | null;
+  tagThreshold: number;
+}
+
+// ---- argument schemas ----
+
+const folderArg = v.strictObject({ folderId: id });
+const optionalFolderArg = v.optional(v.strictObject({ folderId: v.optional(id) }));
+const photoArg = v.strictObject({ photoId: id });
+const conversationArg = v.strictObject({ conversationId: id });
+const searchArg = v.strictObject({
+  text: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(1000))),
+  likePhotoId: v.optional(id),
+  likeImage: v.optional(
+    v.pipe(
+      v.instance(Uint8Array),
+      v.check((b) => b.byteLength > 0 && b.byteLength <= MAX_IMAGE_BYTES),
+    ),
+  ),
+  tags: v.optional(v.pipe(v.array(tag), v.maxLength(20))),
+  folderId: v.optional(id),
+  from: v.optional(time),
+  to: v.optional(time),
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))),
+});
+const duplicatesArg = v.strictObject({ threshold: v.pipe(v.number(), v.minValue(0.5), v.maxValue(1)) });
+const tagArg = v.strictObject({ photoId: id, tag });
+const renameArg = v.strictObject({ from: tag, to: tag });
+const thresholdArg = v.strictObject({ value: v.pipe(v.number(), v.minValue(0), v.maxValue(1)) });
+const createArg = v.optional(v.strictObject({ systemPrompt: v.optional(text(4000)) }));
+const modelChoice = v.optional(catalogId);
+const sendArg = v.strictObject({
+  conversationId: id,
+  text: text(32_000),
+  images: v.optional(v.pipe(v.array(imageRef), v.maxLength(8))),
+  model: modelChoice,
+});
+const regenerateArg = v.strictObject({ conversationId: id, model: modelChoice });
+const editArg = v.strictObject({ conversationId: id, messageId: id, text: text(32_000), model: modelChoice });
+const modelArg = v.strictObject({ id: catalogId });
+const settingsArg = v.strictObject({
+  hotkey: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9+ ]{1,40}$/))),
+  threads: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256)))),
+  gpuLayers: v.optional(v.union([v.literal('auto'), v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(999))])),
+  chatModel: v.optional(v.nullable(catalogId)),
+});
+
+// ---- channels ----
+
+/** A channel: the schema of its one argument, and (as a type only) what it returns. */
+function channel<R>() {
+  return <S extends v.GenericSchema>(schema: S) => ({ schema, result: undefined as unknown as R });
+}
+
+export const CHANNELS = {
+  // library
+  'library.folders': channel<FolderView[]>()(none),
+  /** Opens the native folder picker in the main process; null when the user cancels. */
+  'library.addFolder': channel<FolderView | null>()(none),
+  'library.removeFolder': channel<number>()(folderArg),
+  'library.index': channel<IndexProgressView>()(none),
+  'library.pause': channel<null>()(none),
+  'library.resume': channel<null>()(none),
+  'library.cancel': channel<null>()(none),
+  'library.errors': channel<{ path: string; code: string; message: string }[]>()(none),
+  'library.photo': channel<PhotoDetail>()(photoArg),
+  'library.search': channel<PhotoHit[]>()(searchArg),
+  'library.duplicates': channel<{ similarity: number; photos: PhotoHit[] }[]>()(duplicatesArg),
+  // tags
+  'tags.add': channel<null>()(tagArg),
+  'tags.remove': channel<null>()(tagArg),
+  'tags.rename': channel<boolean>()(renameArg),
+  'tags.setThreshold': channel<null>()(thresholdArg),
+  'tags.exportXmp': channel<{ photos: number; written: number }>()(optionalFolderArg),
+  // chat
+  'chat.list': channel<ConversationSummaryView[]>()(none),
+  'chat.get': channel<ConversationView>()(conversationArg),
+  'chat.create': channel<ConversationView>()(createArg),
+  'chat.delete': channel<null>()(conversationArg),
+  'chat.send': channel<MessageView>()(sendArg),
+  'chat.stop': channel<boolean>()(conversationArg),
+  'chat.regenerate': channel<MessageView>()(regenerateArg),
+  'chat.edit': channel<MessageView>()(editArg),
+  // models
+  'models.list': channel<ModelView[]>()(none),
+  'models.download': channel<null>()(modelArg),
+  'models.cancel': channel<boolean>()(modelArg),
+  'models.remove': channel<boolean>()(modelArg),
+  'models.verify': channel<{ file: string; ok: boolean; reason?: string }[]>()(modelArg),
+  // settings
+  'settings.get': channel<SettingsView>()(none),
+  'settings.set': channel<SettingsView>()(settingsArg),
+  // engine
+  'engine.status': channel<EngineStatusView>()(none),
+  // screenshot-and-ask: the flow itself lives in the main process
+  'capture.start': channel<null>()(none),
+} as const;
+
+export type Channel = keyof typeof CHANNELS;
+export type ChannelArg<C extends Channel> = v.InferInput<(typeof CHANNELS)[C]['schema']>;
+export type ChannelResult<C extends Channel> = (typeof CHANNELS)[C]['result'];
+
+/** Events the app pushes to the window. */
+export interface AppEvents {
+  'library.progress': IndexProgressView;
+  'chat.token': { conversationId: number; token: string; count: number };
+  'models.progress': {
+    id: string;
+    file: string;
+    received: number;
+    total: number;
+    bytesPerSecond: number;
+    etaSeconds: number | null;
+  };
+  'engine.status': EngineStatusView;
+}
+export type AppEvent = keyof AppEvents;
+export const EVENTS: readonly AppEvent[] = ['library.progress', 'chat.token', 'models.progress', 'engine.status'];
+
+/** The IPC channel name on the wire: every channel and event lives under one prefix. */
+export const wire = (name: Channel | AppEvent) => `glance:${name}`;
+
+/** What window.glance looks like: one function per channel, one subscription per event. */
+export type GlanceApi = {
+  [C in Channel]: (arg: ChannelArg<C>) => Promise<Result<ChannelResult<C>>>;
+} & {
+  on<E extends AppEvent>(event: E, listener: (payload: AppEvents[E]) => void): () => void;
+};
+
+export type { ErrorInfo, Result };

@@ -1,0 +1,175 @@
+// The handlers behind every channel: the contract's shapes on one side, engine calls on the other. Paths stay on
+// this side: the window gets names, ids and glance:// URLs, and sends ids back.
+import path from 'node:path';
+import type { Message } from '../engine/chat/chat-service.ts';
+import type { SearchHit } from '../engine/library/library.ts';
+import type { EngineSettings } from '../engine/process/contract.ts';
+import type { EngineSupervisor } from '../engine/process/supervisor.ts';
+import type { MessageView, PhotoHit, SettingsView } from '../ipc/contract.ts';
+import type { Handlers } from './router.ts';
+
+export interface BackendDeps {
+  engine: Pick<EngineSupervisor, 'call' | 'state'>;
+  /** The native folder picker; null when the user cancels. */
+  pickFolder: () => Promise<string | null>;
+  /** Starts the screenshot-and-ask flow. */
+  startCapture: () => void;
+  /** Re-registers the global shortcut when the setting changes; returns a sentence when the system refuses it. */
+  applyHotkey?: (accelerator: string) => string | null;
+  dataFolder: string;
+}
+
+export const thumbUrl = (photoId: number) => `glance://thumb/${photoId}`;
+export const attachmentUrl = (hash: string) => `glance://attachment/${hash}`;
+
+const hit = (h: SearchHit): PhotoHit => ({
+  id: h.id,
+  name: path.basename(h.path),
+  score: h.score,
+  takenAt: h.takenAt,
+  thumbnail: thumbUrl(h.id),
+});
+
+const message = (m: Message): MessageView => ({
+  id: m.id,
+  role: m.role,
+  text: m.text,
+  images: m.images.map((i) => ({ url: attachmentUrl(i.hash), width: i.width, height: i.height })),
+  stats: m.stats
+    ? {
+        promptTokens: m.stats.promptTokens,
+        generatedTokens: m.stats.generatedTokens,
+        tokensPerSecond: m.stats.tokensPerSecond,
+        timeToFirstTokenMs: m.stats.timeToFirstTokenMs,
+        ...(m.stats.stopped !== undefined ? { stopped: m.stats.stopped } : {}),
+      }
+    : null,
+  createdAt: m.createdAt,
+});
+
+const model = (id: string | undefined) => (id ? { catalogId: id } : {});
+
+export function createBackend(deps: BackendDeps) {
+  const { engine } = deps;
+  const settings = async (): Promise<SettingsView> => {
+    const s: EngineSettings = await engine.call('settingsGet');
+    return {
+      hotkey: s.hotkey,
+      dataFolder: deps.dataFolder,
+      threads: s.threads,
+      gpuLayers: s.gpuLayers,
+      chatModel: s.chatModel,
+      tagThreshold: await engine.call('tagsThreshold').catch(() => 0.03),
+    };
+  };
+
+  const handlers: Handlers = {
+    'library.folders': () => engine.call('libFolders'),
+    'library.addFolder': async () => {
+      const dir = await deps.pickFolder();
+      return dir ? engine.call('libAddFolder', { path: dir }) : null;
+    },
+    'library.removeFolder': (a) => engine.call('libRemoveFolder', a),
+    'library.index': () => engine.call('libIndex'),
+    'library.pause': () => engine.call('libPause'),
+    'library.resume': () => engine.call('libResume'),
+    'library.cancel': () => engine.call('libCancel'),
+    'library.errors': () => engine.call('libErrors'),
+    'library.photo': async (a) => {
+      const d = await engine.call('libPhoto', a);
+      return {
+        id: d.row.id,
+        name: path.basename(d.row.path),
+        path: d.row.path,
+        width: d.row.width,
+        height: d.row.height,
+        takenAt: d.row.taken_at,
+        tags: d.tags,
+        candidates: d.candidates,
+      };
+    },
+    'library.search': async (a) => (await engine.call('libSearch', a)).map(hit),
+    'library.duplicates': async (a) =>
+      (await engine.call('libDuplicates', a)).map((g) => ({ similarity: g.similarity, photos: g.photos.map(hit) })),
+    'tags.add': (a) => engine.call('tagsAdd', a),
+    'tags.remove': (a) => engine.call('tagsRemove', a),
+    'tags.rename': (a) => engine.call('tagsRename', a),
+    'tags.setThreshold': (a) => engine.call('tagsSetThreshold', a),
+    'tags.exportXmp': (a) => engine.call('tagsExportXmp', a?.folderId ? { folderId: a.folderId } : {}),
+    'chat.list': () => engine.call('chatList'),
+    'chat.get': async (a) => {
+      const c = await engine.call('chatGet', { id: a.conversationId });
+      return {
+        id: c.id,
+        title: c.title,
+        systemPrompt: c.systemPrompt,
+        model: c.model,
+        messages: c.messages.map(message),
+      };
+    },
+    'chat.create': async (a) => {
+      const c = await engine.call('chatCreate', a?.systemPrompt ? { systemPrompt: a.systemPrompt } : {});
+      return { id: c.id, title: c.title, systemPrompt: c.systemPrompt, model: c.model, messages: [] };
+    },
+    'chat.delete': (a) => engine.call('chatDelete', { id: a.conversationId }),
+    'chat.send': async (a) =>
+      message(
+        await engine.call('chatSend', {
+          conversationId: a.conversationId,
+          text: a.text,
+          images: (a.images ?? []).map((i) => ('bytes' in i ? i.bytes : { photoId: i.photoId })),
+          model: model(a.model),
+        }),
+      ),
+    'chat.stop': (a) => engine.call('chatStop', a),
+    'chat.regenerate': async (a) =>
+      message(await engine.call('chatRegenerate', { conversationId: a.conversationId, model: model(a.model) })),
+    'chat.edit': async (a) =>
+      message(
+        await engine.call('chatEdit', {
+          conversationId: a.conversationId,
+          messageId: a.messageId,
+          text: a.text,
+          model: model(a.model),
+        }),
+      ),
+    'models.list': async () =>
+      (await engine.call('modelsList')).map((m) => ({
+        id: m.entry.id,
+        kind: m.entry.kind,
+        name: m.entry.name,
+        goodAt: m.entry.goodAt,
+        licence: m.entry.licence,
+        size: m.size,
+        installed: m.installed,
+        readsText: m.entry.kind === 'chat' ? m.entry.readsText : false,
+      })),
+    'models.download': async (a) => {
+      await engine.call('modelsDownload', a);
+      return null;
+    },
+    'models.cancel': (a) => engine.call('modelsCancel', a),
+    'models.remove': (a) => engine.call('modelsRemove', a),
+    'models.verify': (a) => engine.call('modelsVerify', a),
+    'settings.get': settings,
+    'settings.set': async (a) => {
+      if (a.hotkey && deps.applyHotkey) {
+        const refused = deps.applyHotkey(a.hotkey);
+        if (refused) throw Object.assign(new Error(refused), { code: 'hotkey-refused' });
+      }
+      await engine.call('settingsSet', a);
+      return settings();
+    },
+    'engine.status': () => engine.state(),
+    'capture.start': () => {
+      deps.startCapture();
+      return null;
+    },
+  };
+
+  return {
+    handlers,
+    resolveThumbnail: (photoId: number) => engine.call('libThumbnail', { photoId }),
+    resolveAttachment: (hash: string) => engine.call('chatAttachment', { hash }),
+  };
+}

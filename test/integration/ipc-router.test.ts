@@ -1,0 +1,263 @@
+// The IPC contract end to end, minus Electron: every channel through the real router and backend to a real engine
+// process (tiny CLIP and LLaVA models), plus refusals (bad arguments, unknown channels, foreign senders) and a fuzz
+// of every channel. Electron's ipcMain is replaced by a fake typed against electron.d.ts.
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { IpcMain, IpcMainInvokeEvent } from 'electron';
+import * as v from 'valibot';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ModelManager } from '../../electron/engine/models/model-manager.ts';
+import { glancePaths } from '../../electron/engine/paths.ts';
+import { EngineSupervisor } from '../../electron/engine/process/supervisor.ts';
+import { CHANNELS, type Channel, wire } from '../../electron/ipc/contract.ts';
+import type { Result } from '../../electron/ipc/result.ts';
+import { createBackend } from '../../electron/main/backend.ts';
+import { dispatch, type Handlers, registerRouter } from '../../electron/main/router.ts';
+import { CHAT_CATALOG } from '../../native-models/catalog.ts';
+import { type FakeHub, startFakeHub } from '../fixtures/fake-hub.ts';
+import * as img from '../fixtures/images.ts';
+import { writeTinyClip } from '../fixtures/tiny-clip.ts';
+import { writeTinyLlava } from '../fixtures/tiny-llava.ts';
+
+type Listener = (event: IpcMainInvokeEvent, ...args: unknown[]) => unknown;
+function fakeIpc() {
+  const handlers = new Map<string, Listener>();
+  const ipc: Pick<IpcMain, 'handle' | 'removeHandler'> = {
+    handle: (channel, listener) => void handlers.set(channel, listener as Listener),
+    removeHandler: (channel) => void handlers.delete(channel),
+  };
+  return { ipc, handlers };
+}
+const APP = 'app://glance';
+const event = (url = APP) => ({ senderFrame: { url } }) as unknown as IpcMainInvokeEvent;
+const trusted = (e: IpcMainInvokeEvent) => e.senderFrame?.url === APP;
+
+let tmp: string;
+let engine: EngineSupervisor;
+let hub: FakeHub;
+let call: <C extends Channel>(c: C, arg?: unknown, url?: string) => Promise<Result<unknown>>;
+let capture: ReturnType<typeof vi.fn<() => void>>;
+let photos: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'glance-ipc-'));
+  const home = path.join(tmp, 'home');
+  const paths = glancePaths(home);
+  await writeTinyClip(path.join(paths.models, 'clip-vit-base-patch32'));
+  // a chat model installed the way `models download` installs it: from the (fake) hub, with its manifest
+  const tiny = await writeTinyLlava(path.join(tmp, 'llava'));
+  const smol = CHAT_CATALOG.find((e) => e.id === 'smolvlm-500m')!;
+  hub = await startFakeHub([
+    { repo: smol.repo, file: smol.model.file, data: await readFile(tiny.model), lfs: true },
+    { repo: smol.repo, file: smol.mmproj.file, data: await readFile(tiny.mmproj), lfs: true },
+  ]);
+  await new ModelManager(paths).download('smolvlm-500m', { endpoint: hub.url });
+  photos = path.join(tmp, 'photos');
+  await mkdir(photos);
+  await img.writeSolid(path.join(photos, 'red.png'), [230, 10, 10], 60, 40);
+  await img.writeSolid(path.join(photos, 'blue.png'), [10, 10, 230], 60, 40);
+  process.env.GLANCE_HUB_ENDPOINT = hub.url; // inherited by the engine process
+  engine = new EngineSupervisor({ home });
+  await engine.start();
+  capture = vi.fn<() => void>();
+  const backend = createBackend({ engine, pickFolder: async () => photos, startCapture: capture, dataFolder: home });
+  const { ipc, handlers } = fakeIpc();
+  registerRouter(ipc, backend.handlers, trusted);
+  expect([...handlers.keys()].sort()).toEqual(
+    Object.keys(CHANNELS)
+      .map((c) => wire(c as Channel))
+      .sort(),
+  );
+  call = async (c, arg, url) => (await handlers.get(wire(c))!(event(url), arg)) as Result<unknown>;
+});
+
+afterAll(async () => {
+  await engine?.stop();
+  await hub?.close();
+  delete process.env.GLANCE_HUB_ENDPOINT;
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('every channel reaches the engine and returns its result', () => {
+  it('in the order a person would use them', async () => {
+    const seen = new Set<Channel>();
+    const okCall = async <T>(c: Channel, arg?: unknown): Promise<T> => {
+      const r = await call(c, arg);
+      expect(r, `${c} → ${JSON.stringify(r).slice(0, 300)}`).toMatchObject({ ok: true });
+      seen.add(c);
+      return (r as { value: T }).value;
+    };
+    expect(await okCall('engine.status')).toMatchObject({ state: 'ready' });
+    expect(await okCall('library.folders')).toEqual([]);
+    const folder = await okCall<{ id: number; path: string }>('library.addFolder');
+    expect(folder.path).toBe(photos);
+    expect(await okCall('library.index')).toMatchObject({ phase: 'done', indexed: 2 });
+    const hits = await okCall<{ id: number; name: string; thumbnail: string }[]>('library.search', {
+      text: 'a photo of something red',
+      limit: 2,
+    });
+    expect(hits[0]).toMatchObject({ name: 'red.png', thumbnail: `glance://thumb/${hits[0]!.id}` });
+    expect(JSON.stringify(hits)).not.toContain(photos); // no paths in search results
+    const red = hits[0]!.id;
+    expect(await okCall('library.search', { likePhotoId: red, folderId: folder.id })).toHaveLength(1);
+    expect(await okCall('library.photo', { photoId: red })).toMatchObject({ name: 'red.png' });
+    await okCall('tags.add', { photoId: red, tag: 'holiday' });
+    await okCall('tags.remove', { photoId: red, tag: 'red' });
+    expect(await okCall('tags.rename', { from: 'holiday', to: 'vacation' })).toBe(true);
+    await okCall('tags.setThreshold', { value: 0.5 });
+    expect(await okCall('tags.exportXmp', { folderId: folder.id })).toMatchObject({ photos: 2 });
+    expect(await okCall('library.errors')).toEqual([]);
+    expect(await okCall('library.duplicates', { threshold: 0.99 })).toEqual([]);
+    await okCall('library.pause');
+    await okCall('library.resume');
+    await okCall('library.cancel');
+    // chat with the installed catalog model, an image by bytes and one from the library
+    const conv = await okCall<{ id: number }>('chat.create', { systemPrompt: 'Be brief.' });
+    const bytes = new Uint8Array(await readFile(path.join(photos, 'blue.png')));
+    const m = await okCall<{ role: string; images: { url: string }[] }>('chat.send', {
+      conversationId: conv.id,
+      text: 'What is this?',
+      images: [{ bytes }, { photoId: red }],
+    });
+    expect(m.role).toBe('assistant');
+    const got = await okCall<{ messages: { images: { url: string }[] }[] }>('chat.get', { conversationId: conv.id });
+    expect(got.messages[0]!.images.map((i) => i.url)).toEqual([
+      expect.stringMatching(/^glance:\/\/attachment\/[0-9a-f]{64}$/),
+      expect.stringMatching(/^glance:\/\/attachment\/[0-9a-f]{64}$/),
+    ]);
+    expect(await okCall('chat.stop', { conversationId: conv.id })).toBe(false);
+    await okCall('chat.regenerate', { conversationId: conv.id });
+    const first = (got.messages[0] as unknown as { id: number }).id;
+    await okCall('chat.edit', { conversationId: conv.id, messageId: first, text: 'And now?' });
+    expect(await okCall('chat.list')).toHaveLength(1);
+    await okCall('chat.delete', { conversationId: conv.id });
+    // models
+    const list = await okCall<{ id: string; installed: boolean }[]>('models.list');
+    expect(list.find((x) => x.id === 'smolvlm-500m')?.installed).toBe(true);
+    expect(await okCall('models.verify', { id: 'smolvlm-500m' })).toEqual([
+      expect.objectContaining({ ok: true }),
+      expect.objectContaining({ ok: true }),
+    ]);
+    expect(await okCall('models.cancel', { id: 'smolvlm-500m' })).toBe(false);
+    await okCall('models.remove', { id: 'smolvlm-500m' });
+    await okCall('models.download', { id: 'smolvlm-500m' });
+    // settings and capture
+    expect(await okCall('settings.get')).toMatchObject({ gpuLayers: 'auto', tagThreshold: 0.5 });
+    expect(await okCall('settings.set', { threads: 2, chatModel: 'smolvlm-500m' })).toMatchObject({ threads: 2 });
+    await okCall('capture.start');
+    expect(capture).toHaveBeenCalledOnce();
+    expect(await okCall('library.removeFolder', { folderId: folder.id })).toBe(2);
+    expect([...seen].sort()).toEqual(Object.keys(CHANNELS).sort());
+  });
+});
+
+describe('refusals', () => {
+  it('an invalid argument, on every channel, is refused with what is wrong', async () => {
+    for (const c of Object.keys(CHANNELS) as Channel[]) {
+      const r = await call(c, { definitelyNotAField: '../../etc/passwd' });
+      expect(r, c).toMatchObject({ ok: false, error: { code: 'invalid-argument' } });
+      expect((r as { error: { message: string } }).error.message).toContain(c);
+    }
+  });
+
+  it('a foreign sender is refused on every channel', async () => {
+    for (const c of Object.keys(CHANNELS) as Channel[]) {
+      expect(await call(c, undefined, 'https://evil.example/')).toMatchObject({
+        ok: false,
+        error: { code: 'forbidden' },
+      });
+    }
+  });
+
+  it('an unknown channel is refused', async () => {
+    const spy = vi.fn();
+    const r = await dispatch({} as Handlers, 'fs.readFile', { path: '/etc/passwd' });
+    expect(r).toEqual({ ok: false, error: { code: 'unknown-channel', message: 'there is no channel "fs.readFile"' } });
+    expect((await dispatch({} as Handlers, '__proto__', {})).ok).toBe(false);
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  it('errors from the engine come back as results with their code, not stack traces', async () => {
+    const r = await call('library.photo', { photoId: 999999 });
+    expect(r).toEqual({
+      ok: false,
+      error: { code: 'photo-not-indexed', message: 'no photo with id 999999 in the library' },
+    });
+  });
+});
+
+describe('fuzz', () => {
+  it('random payloads on every channel never crash and never reach a handler unvalidated', async () => {
+    let seed = 12345;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const atoms = [
+      () => '../../../../etc/passwd',
+      () => '/etc/shadow',
+      () => 'file:///etc/hosts',
+      () => Math.floor(rand() * 1e6),
+      () => -1,
+      () => Number.NaN,
+      () => 1e308,
+      () => null,
+      () => undefined,
+      () => true,
+      () => new Uint8Array(Math.floor(rand() * 8)),
+      () => 'x'.repeat(Math.floor(rand() * 40000)),
+      () => ({ __proto__: { polluted: true } }),
+    ];
+    const value = (depth: number): unknown => {
+      const r = rand();
+      if (depth > 2 || r < 0.5) return atoms[Math.floor(rand() * atoms.length)]!();
+      if (r < 0.75) return Array.from({ length: Math.floor(rand() * 3) }, () => value(depth + 1));
+      const keys = [
+        'id',
+        'photoId',
+        'folderId',
+        'conversationId',
+        'text',
+        'path',
+        'tag',
+        'images',
+        'bytes',
+        'value',
+        'threshold',
+        'model',
+        'from',
+        'to',
+      ];
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(rand() * 4) }, () => [
+          keys[Math.floor(rand() * keys.length)]!,
+          value(depth + 1),
+        ]),
+      );
+    };
+    const calls: { channel: Channel; arg: unknown }[] = [];
+    const spies = Object.fromEntries(
+      (Object.keys(CHANNELS) as Channel[]).map((c) => [
+        c,
+        (arg: unknown) => {
+          calls.push({ channel: c, arg });
+          return null;
+        },
+      ]),
+    ) as unknown as Handlers;
+    for (const c of Object.keys(CHANNELS) as Channel[]) {
+      for (let i = 0; i < 60; i++) {
+        const arg = value(0);
+        const r = await dispatch(spies, c, arg);
+        expect(typeof r.ok).toBe('boolean');
+        if (r.ok) expect(v.safeParse(CHANNELS[c].schema, arg).success).toBe(true);
+      }
+    }
+    for (const { channel, arg } of calls) {
+      expect(v.safeParse(CHANNELS[channel].schema, arg).success).toBe(true);
+      // the contract has no path field: whatever got through, no handler was handed a path to open
+      expect(JSON.stringify(arg ?? null)).not.toMatch(/"path"/);
+    }
+  });
+});
