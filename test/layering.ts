@@ -72,12 +72,13 @@ export function rules(root: string): Rule[] {
     },
     {
       folder: 'electron/main',
-      why: 'main stays thin: it reaches models only through the engine process (its supervisor), and types',
+      why: 'main stays thin: it reaches the engine only through its supervisor (and data paths, and types)',
       forbidden: (s, f, typeOnly) => {
         const target = resolvedFolder(s, f, root);
         if (!target || typeOnly) return false;
         if (target.startsWith('native-models')) return true;
-        return target.startsWith('electron/engine/') && !target.startsWith('electron/engine/process/supervisor');
+        const allowed = ['electron/engine/process/supervisor', 'electron/engine/paths'];
+        return target.startsWith('electron/engine/') && !allowed.some((a) => target.startsWith(a));
       },
     },
     {
