@@ -35,7 +35,10 @@ describe('layering rules of the design', () => {
     put('renderer/src/bad.ts', "import fs from 'node:fs';\nimport { m } from '../../electron/engine/x.ts';");
     put('electron/ipc/bad.ts', "import path from 'node:path';");
     put('electron/main/bad.ts', "import { ClipModel } from '../../native-models/clip/model.ts';");
-    put('electron/main/ok.ts', "import type { Library } from '../engine/library/library.ts';\nimport { EngineSupervisor } from '../engine/process/supervisor.ts';");
+    put(
+      'electron/main/ok.ts',
+      "import type { Library } from '../engine/library/library.ts';\nimport { EngineSupervisor } from '../engine/process/supervisor.ts';",
+    );
     put('electron/main/bad2.ts', "import { Library } from '../engine/library/library.ts';");
     const found = violations(root);
     expect(found).toHaveLength(7);

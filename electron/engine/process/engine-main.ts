@@ -16,8 +16,15 @@ import { glancePaths, modelDir } from '../paths.ts';
 import type { EngineEvents, EngineMethods, EngineSettings, ImageArg, ModelArg } from './contract.ts';
 import { tokenStream } from './token-stream.ts';
 
+/** Electron's utility process talks through process.parentPort; a Node fork through process.send. */
+interface ParentPort {
+  on(event: 'message', listener: (e: { data: unknown }) => void): void;
+  postMessage(data: unknown): void;
+}
+const parentPort = (process as { parentPort?: ParentPort }).parentPort;
+
 const home = process.env.GLANCE_HOME;
-if (!home || !process.send) {
+if (!home || (!process.send && !parentPort)) {
   console.error('the engine process is started by EngineSupervisor (GLANCE_HOME and an IPC channel are needed)');
   process.exit(2);
 }
@@ -227,12 +234,12 @@ const methods: EngineMethods = {
 };
 
 const rpc = createBirpc<EngineEvents, EngineMethods>(methods, {
-  post: (data) => process.send?.(data),
-  on: (fn) => process.on('message', fn),
+  post: (data) => (parentPort ? parentPort.postMessage(data) : process.send?.(data)),
+  on: (fn) => (parentPort ? parentPort.on('message', (e) => fn(e.data)) : process.on('message', fn)),
   timeout: -1,
 });
 
 const stream = tokenStream((e) => void rpc.chatToken.asEvent(e));
 
-// The parent went away (killed, crashed): nobody is left to serve.
-process.on('disconnect', () => process.exit(0));
+// The parent went away (killed, crashed): nobody is left to serve. (A utility process ends with its parent.)
+if (!parentPort) process.on('disconnect', () => process.exit(0));

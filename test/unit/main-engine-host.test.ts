@@ -1,0 +1,243 @@
+// The engine under Electron: utilityProcess as an EngineChild, and the supervisor restarting it after a crash and
+// stopping it cleanly, driven by a fake UtilityProcess that answers over birpc like the real engine.
+import { EventEmitter } from 'node:events';
+import { createBirpc } from 'birpc';
+import type { ForkOptions, UtilityProcess } from 'electron';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { EngineEvents, EngineMethods } from '../../electron/engine/process/contract.ts';
+import type { EngineStatus } from '../../electron/engine/process/supervisor.ts';
+import { startEngine, utilityProcessChild } from '../../electron/main/engine-host.ts';
+
+// engine-host.ts imports utilityProcess; every test here passes its own fork, so the module is only a stand-in.
+vi.mock('electron', () => ({
+  utilityProcess: {
+    fork: vi.fn(() => {
+      throw new Error('the real utilityProcess was used');
+    }),
+  },
+}));
+
+let nextPid = 1000;
+
+/** A UtilityProcess that the test controls: what it posts, when it exits. */
+class FakeUtilityProcess extends EventEmitter {
+  pid: number | undefined = nextPid++;
+  stdout = new EventEmitter();
+  stderr = new EventEmitter();
+  posted: unknown[] = [];
+  peer: ((m: unknown) => void) | null = null;
+  kill = vi.fn(() => {
+    this.exit(0);
+    return true;
+  });
+  postMessage(message: unknown) {
+    this.posted.push(message);
+    const peer = this.peer;
+    if (peer) queueMicrotask(() => peer(message));
+  }
+  exit(code: number) {
+    if (this.pid === undefined) return;
+    this.pid = undefined;
+    this.emit('exit', code);
+  }
+}
+
+/** The engine's side: ping and shutdown, as engine-main.ts answers them. */
+function engineOn(child: FakeUtilityProcess, o: { ping?: boolean } = {}) {
+  const methods = {
+    ping: async () => ({ ok: true as const, value: { pid: child.pid ?? 0 } }),
+    shutdown: async () => {
+      setImmediate(() => child.exit(0));
+      return { ok: true as const, value: null };
+    },
+  };
+  const rpc = createBirpc<EngineEvents, Pick<EngineMethods, 'ping' | 'shutdown'>>(
+    o.ping === false ? { ...methods, ping: () => new Promise(() => {}) } : methods,
+    {
+      post: (data) => queueMicrotask(() => child.emit('message', data)),
+      on: (fn) => {
+        child.peer = fn;
+      },
+      timeout: -1,
+    },
+  );
+  return rpc;
+}
+
+function fakeFork() {
+  const children: FakeUtilityProcess[] = [];
+  const fork = vi.fn((_entry: string, _args?: string[], _options?: ForkOptions) => {
+    const child = new FakeUtilityProcess();
+    children.push(child);
+    engineOn(child);
+    queueMicrotask(() => child.emit('spawn'));
+    return child as unknown as UtilityProcess;
+  });
+  return { fork, children };
+}
+
+describe('utilityProcessChild', () => {
+  it('forks the entry as "Glance engine" with piped output and the given environment', () => {
+    const { fork } = fakeFork();
+    utilityProcessChild('/app/engine.js', { GLANCE_HOME: '/data' }, fork);
+    expect(fork).toHaveBeenCalledWith('/app/engine.js', [], {
+      env: { GLANCE_HOME: '/data' },
+      serviceName: 'Glance engine',
+      stdio: 'pipe',
+    });
+  });
+
+  it('maps messages, exit and output', () => {
+    const { fork, children } = fakeFork();
+    const child = utilityProcessChild('/e.js', {}, fork);
+    const raw = children[0]!;
+    const messages: unknown[] = [];
+    const exits: [number | null, string | null][] = [];
+    child.onMessage((m) => messages.push(m));
+    child.onExit((code, signal) => exits.push([code, signal]));
+    expect(child.pid).toBe(raw.pid);
+    raw.emit('message', { a: 1 });
+    expect(messages).toEqual([{ a: 1 }]);
+    child.send({ b: 2 });
+    expect(raw.posted).toEqual([{ b: 2 }]);
+    raw.stdout.emit('data', Buffer.from('llama: loading\n'));
+    raw.stderr.emit('data', Buffer.from('ggml: out of memory\n'));
+    raw.emit('error', 'FatalError', 'v8::Foo', 'report');
+    expect(child.output()).toContain('ggml: out of memory');
+    expect(child.output()).toContain('FatalError at v8::Foo');
+    raw.exit(139);
+    expect(exits).toEqual([[139, null]]);
+    expect(child.pid).toBeUndefined();
+    child.send({ c: 3 }); // posting to a dead process would throw in Electron
+    expect(raw.posted).toEqual([{ b: 2 }]);
+  });
+
+  it('keeps only the tail of the output', () => {
+    const { fork, children } = fakeFork();
+    const child = utilityProcessChild('/e.js', {}, fork);
+    children[0]!.stdout.emit('data', 'x'.repeat(20_000));
+    children[0]!.stdout.emit('data', 'the end');
+    expect(child.output().length).toBe(8192);
+    expect(child.output().endsWith('the end')).toBe(true);
+  });
+
+  it('asks with kill(), and forces SIGKILL through the pid', () => {
+    const { fork, children } = fakeFork();
+    const child = utilityProcessChild('/e.js', {}, fork);
+    const raw = children[0]!;
+    const pid = raw.pid!;
+    const processKill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+    try {
+      child.kill('SIGKILL');
+      expect(processKill).toHaveBeenCalledWith(pid, 'SIGKILL');
+      expect(raw.kill).not.toHaveBeenCalled();
+      child.kill();
+      expect(raw.kill).toHaveBeenCalledTimes(1);
+      child.kill(); // exited now: nothing to do
+      expect(raw.kill).toHaveBeenCalledTimes(1);
+    } finally {
+      processKill.mockRestore();
+    }
+  });
+});
+
+describe('the supervised engine', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function host() {
+    const { fork, children } = fakeFork();
+    const statuses: EngineStatus[] = [];
+    const chatToken = vi.fn();
+    const engine = startEngine({
+      home: '/data',
+      entry: '/app/engine.js',
+      events: { chatToken },
+      onStatus: (s) => statuses.push(s),
+      spawn: (env) => utilityProcessChild('/app/engine.js', env, fork),
+    });
+    return { engine, fork, children, statuses, chatToken };
+  }
+  const settle = () => vi.advanceTimersByTimeAsync(0);
+
+  it('starts, answers calls and relays engine events', async () => {
+    const { engine, fork, children, statuses, chatToken } = host();
+    await settle();
+    expect(fork.mock.calls[0]![2]!.env).toMatchObject({ GLANCE_HOME: '/data' });
+    expect(engine.state().state).toBe('ready');
+    expect(statuses.map((s) => s.state)).toEqual(['starting', 'ready']);
+    expect(await engine.call('ping')).toEqual({ pid: children[0]!.pid });
+    // the engine pushes a token: it reaches the events given to startEngine
+    const peer = createBirpc<EngineEvents, object>(
+      {},
+      { post: (d) => children[0]!.emit('message', d), on: () => {}, timeout: -1 },
+    );
+    await peer.chatToken.asEvent({ conversationId: 1, token: 'hi', count: 1 });
+    await settle();
+    expect(chatToken).toHaveBeenCalledWith({ conversationId: 1, token: 'hi', count: 1 });
+  });
+
+  it('restarts after an unexpected exit, waiting longer each time', async () => {
+    const { engine, fork, children, statuses } = host();
+    await settle();
+    children[0]!.stderr.emit('data', 'llama.cpp: segmentation fault\n');
+    children[0]!.exit(139);
+    expect(engine.state()).toMatchObject({ state: 'restarting', restarts: 1 });
+    expect(engine.state().lastCrash).toContain('segmentation fault');
+    // a call made while it restarts waits for the new process
+    const pending = engine.call('ping');
+    await vi.advanceTimersByTimeAsync(499);
+    expect(fork).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fork).toHaveBeenCalledTimes(2);
+    expect(await pending).toEqual({ pid: children[1]!.pid });
+    expect(engine.state().state).toBe('ready');
+
+    children[1]!.exit(134);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(fork).toHaveBeenCalledTimes(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fork).toHaveBeenCalledTimes(3);
+    await settle();
+    expect(engine.state()).toMatchObject({ state: 'ready', restarts: 2 });
+    expect(statuses.map((s) => s.state)).toEqual([
+      'starting',
+      'ready',
+      'restarting',
+      'restarting',
+      'ready',
+      'restarting',
+      'restarting',
+      'ready',
+    ]);
+  });
+
+  it('stops cleanly: the engine is asked to shut down, exits, and is not restarted', async () => {
+    const { engine, fork, children, statuses } = host();
+    await settle();
+    const stopped = engine.stop();
+    await vi.advanceTimersByTimeAsync(0);
+    await new Promise((r) => setImmediate(r)); // the fake engine exits on the next turn, as engine-main does
+    await stopped;
+    expect(children[0]!.kill).not.toHaveBeenCalled();
+    expect(engine.state().state).toBe('stopped');
+    expect(statuses.at(-1)!.state).toBe('stopped');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(fork).toHaveBeenCalledTimes(1);
+    await expect(engine.call('ping')).rejects.toMatchObject({ code: 'engine-stopped' });
+  });
+
+  it('stops during a restart without starting another engine', async () => {
+    const { engine, fork, children } = host();
+    await settle();
+    children[0]!.exit(139);
+    await engine.stop();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(fork).toHaveBeenCalledTimes(1);
+    expect(engine.state().state).toBe('stopped');
+  });
+});

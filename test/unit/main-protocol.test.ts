@@ -1,0 +1,186 @@
+// glance:// serves thumbnails and attachments by id, through resolvers, and nothing else.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Protocol } from 'electron';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  type GlanceResolvers,
+  handleGlanceProtocol,
+  imageType,
+  parseGlanceUrl,
+  registerGlanceScheme,
+  serveGlance,
+} from '../../electron/main/protocol.ts';
+
+vi.mock('electron', () => ({}));
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'glance-protocol-'));
+const WEBP = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WEBPVP8 '), Buffer.alloc(20, 7)]);
+const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(20, 1)]);
+const thumbFile = path.join(dir, 'thumb.webp');
+const attachmentFile = path.join(dir, 'a.png');
+const notAnImage = path.join(dir, 'secret.txt');
+writeFileSync(thumbFile, WEBP);
+writeFileSync(attachmentFile, PNG);
+writeFileSync(notAnImage, 'password=hunter2');
+const HASH = 'ab'.repeat(32);
+
+function setup(files: { thumb?: string | null; attachment?: string | null } = {}) {
+  const resolvers = {
+    thumbnail: vi.fn(async (_id: number) => (files.thumb === undefined ? thumbFile : files.thumb)),
+    attachment: vi.fn(async (_hash: string) => (files.attachment === undefined ? attachmentFile : files.attachment)),
+  } satisfies GlanceResolvers;
+  const read = vi.fn((file: string) => readFile(file));
+  const get = (url: string, method = 'GET') => serveGlance({ url, method }, resolvers, { readFile: read });
+  return { resolvers, read, get };
+}
+
+describe('glance:// scheme registration', () => {
+  it('is standard, secure and fetchable, and does not bypass the CSP', () => {
+    const protocol = { registerSchemesAsPrivileged: vi.fn() } satisfies Pick<Protocol, 'registerSchemesAsPrivileged'>;
+    registerGlanceScheme(protocol);
+    expect(protocol.registerSchemesAsPrivileged).toHaveBeenCalledWith([
+      { scheme: 'glance', privileges: { standard: true, secure: true, supportFetchAPI: true } },
+    ]);
+  });
+
+  it('handles the scheme through serveGlance', async () => {
+    const protocol = { handle: vi.fn() } satisfies Pick<Protocol, 'handle'>;
+    const { resolvers } = setup();
+    handleGlanceProtocol(protocol, resolvers);
+    expect(protocol.handle).toHaveBeenCalledWith('glance', expect.any(Function));
+    const handler = protocol.handle.mock.calls[0]![1] as (r: Request) => Promise<Response>;
+    const res = await handler(new Request('glance://thumb/3'));
+    expect(res.status).toBe(200);
+    expect(resolvers.thumbnail).toHaveBeenCalledWith(3);
+  });
+});
+
+describe('serving', () => {
+  it('serves a known thumbnail through the resolver, with its type and caching', async () => {
+    const { resolvers, read, get } = setup();
+    const res = await get('glance://thumb/42');
+    expect(res.status).toBe(200);
+    expect(resolvers.thumbnail).toHaveBeenCalledWith(42);
+    expect(read).toHaveBeenCalledWith(thumbFile);
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(WEBP);
+    expect(res.headers.get('content-type')).toBe('image/webp');
+    expect(res.headers.get('cache-control')).toBe('private, no-cache');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('serves a stored attachment by hash, cached for good', async () => {
+    const { resolvers, get } = setup();
+    const res = await get(`glance://attachment/${HASH}`);
+    expect(res.status).toBe(200);
+    expect(resolvers.attachment).toHaveBeenCalledWith(HASH);
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(PNG);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    expect(res.headers.get('cache-control')).toContain('immutable');
+  });
+
+  it('answers HEAD without a body', async () => {
+    const res = await setup().get('glance://thumb/1', 'HEAD');
+    expect(res.status).toBe(200);
+    expect(res.body).toBeNull();
+    expect(res.headers.get('content-length')).toBe(String(WEBP.length));
+  });
+
+  it('is a 404 for an id the resolver does not know, or a file that is gone', async () => {
+    const unknown = setup({ thumb: null, attachment: null });
+    expect((await unknown.get('glance://thumb/999')).status).toBe(404);
+    expect(unknown.resolvers.thumbnail).toHaveBeenCalledWith(999);
+    expect(unknown.read).not.toHaveBeenCalled();
+    expect((await unknown.get(`glance://attachment/${'0'.repeat(64)}`)).status).toBe(404);
+    const gone = setup({ thumb: path.join(dir, 'missing.webp') });
+    expect((await gone.get('glance://thumb/1')).status).toBe(404);
+  });
+
+  it('is a 404 when the resolver fails (engine restarting)', async () => {
+    const { resolvers, get } = setup();
+    resolvers.thumbnail.mockRejectedValueOnce(new Error('the engine is restarting'));
+    expect((await get('glance://thumb/1')).status).toBe(404);
+  });
+
+  it('serves pictures only, whatever file a resolver names', async () => {
+    const { get } = setup({ thumb: notAnImage });
+    const res = await get('glance://thumb/1');
+    expect(res.status).toBe(404);
+    expect(await res.text()).not.toContain('hunter2');
+  });
+
+  it.each([
+    'glance://thumb/../../etc/passwd',
+    'glance://thumb/1%2F..%2F..',
+    'glance://thumb/1%2f..%2fsecret',
+    'glance://thumb/..%2F..%2Fetc%2Fpasswd',
+    'glance://thumb/1?x=../',
+    'glance://thumb/1#../',
+    'glance://thumb/1/',
+    'glance://thumb/1/2',
+    'glance://thumb/0',
+    'glance://thumb/01',
+    'glance://thumb/-1',
+    'glance://thumb/1.5',
+    'glance://thumb/1e3',
+    'glance://thumb/99999999999999999',
+    'glance://thumb/',
+    'glance://thumb',
+    'glance://thumb//etc/passwd',
+    'glance://thumb/%31',
+    'glance://user@thumb/1',
+    'glance://thumb:80/1',
+    'glance://other/1',
+    'glance://attachment/notahash',
+    `glance://attachment/${HASH.slice(1)}`,
+    `glance://attachment/${HASH}0`,
+    `glance://attachment/${HASH.toUpperCase()}`,
+    `glance://attachment/${HASH}?download=1`,
+    `glance://attachment/../${HASH}`,
+    'glance:///etc/passwd',
+    'glance://attachment//etc/passwd',
+    'file:///etc/passwd',
+    'glance:thumb/1',
+  ])('%s is a 404 without a resolver call or a file read', async (url) => {
+    const { resolvers, read, get } = setup();
+    const res = await get(url);
+    expect(res.status).toBe(404);
+    expect(resolvers.thumbnail).not.toHaveBeenCalled();
+    expect(resolvers.attachment).not.toHaveBeenCalled();
+    expect(read).not.toHaveBeenCalled();
+  });
+
+  it('refuses methods other than GET and HEAD', async () => {
+    const { resolvers, get } = setup();
+    expect((await get('glance://thumb/1', 'POST')).status).toBe(404);
+    expect(resolvers.thumbnail).not.toHaveBeenCalled();
+  });
+
+  it('also holds for URLs as a Request parses them', async () => {
+    const { resolvers, read } = setup();
+    for (const url of ['glance://thumb/../../etc/passwd', 'glance://thumb/1%2F..%2F..', 'glance://thumb/1?x=../']) {
+      const res = await serveGlance(new Request(url), resolvers, { readFile: read });
+      expect(res.status, url).toBe(404);
+    }
+    expect(read).not.toHaveBeenCalled();
+  });
+});
+
+describe('parsing and sniffing', () => {
+  it('parses the two forms exactly', () => {
+    expect(parseGlanceUrl('glance://thumb/7')).toEqual({ kind: 'thumb', photoId: 7 });
+    expect(parseGlanceUrl(`glance://attachment/${HASH}`)).toEqual({ kind: 'attachment', hash: HASH });
+    expect(parseGlanceUrl('glance://thumb/9007199254740991')).toEqual({ kind: 'thumb', photoId: 9007199254740991 });
+    expect(parseGlanceUrl('glance://thumb/9007199254740993')).toBeNull();
+  });
+
+  it('knows images by their bytes', () => {
+    expect(imageType(WEBP)).toBe('image/webp');
+    expect(imageType(PNG)).toBe('image/png');
+    expect(imageType(Buffer.from([0xff, 0xd8, 0xff, 0xe0]))).toBe('image/jpeg');
+    expect(imageType(Buffer.from('<svg onload=alert(1)>'))).toBeNull();
+    expect(imageType(new Uint8Array())).toBeNull();
+  });
+});
