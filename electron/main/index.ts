@@ -95,6 +95,8 @@ function main(): void {
     .whenReady()
     .then(() => {
       applySessionSecurity(session.defaultSession, location);
+      // The engine's bundle does not sit where the sources do: tell it where the vocabulary is.
+      process.env.GLANCE_RESOURCES ??= resourcesDir();
       engine = startEngine({
         home,
         entry: files.engine,
@@ -132,10 +134,14 @@ function main(): void {
     });
 }
 
+/** The shipped resources/ folder: beside the package's asar (Forge's extraResource), or in the repository. */
+function resourcesDir(): string {
+  return app.isPackaged ? path.join(process.resourcesPath, 'resources') : path.join(app.getAppPath(), 'resources');
+}
+
 /** resources/icons/tray.png when the package has one, else a plain built-in mark. */
 function trayIcon() {
-  const resources = app.isPackaged ? process.resourcesPath : path.join(app.getAppPath(), 'resources');
-  const icon = nativeImage.createFromPath(path.join(resources, 'icons', 'tray.png'));
+  const icon = nativeImage.createFromPath(path.join(resourcesDir(), 'icons', 'tray.png'));
   return icon.isEmpty() ? nativeImage.createFromDataURL(FALLBACK_TRAY_ICON) : icon;
 }
 

@@ -21,12 +21,13 @@ export interface Vocabulary {
   source: string;
 }
 
-export const DEFAULT_VOCABULARY = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'resources',
+/**
+ * The shipped resources folder: GLANCE_RESOURCES when the desktop app sets it (its bundles do not sit where the
+ * sources do), else the repository's resources/ beside the sources (the CLI, tests).
+ */
+export const DEFAULT_VOCABULARY = path.join(
+  process.env.GLANCE_RESOURCES ??
+    path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'resources'),
   'vocabulary.json',
 );
 

@@ -1,0 +1,19 @@
+// The window (renderer/). Built to .vite/renderer/main_window, which the main process loads from disk in the
+// packaged app; `electron-forge start` serves it from Vite's dev server instead.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+export const RENDERER_NAME = 'main_window';
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+
+export default defineConfig({
+  root: path.join(root, 'renderer'),
+  base: './', // file:// in the packaged app
+  build: {
+    outDir: path.join(root, '.vite', 'renderer', RENDERER_NAME),
+    emptyOutDir: true,
+    target: 'chrome140',
+  },
+});
