@@ -59,7 +59,9 @@ export interface PhotoDetail {
 }
 export interface IndexProgressView {
   phase: 'scanning' | 'indexing' | 'paused' | 'done' | 'cancelled';
+  /** Files found by the scan so far. */
   found: number;
+  /** Files that need work in this run (new, changed, moved). */
   total: number;
   done: number;
   unchanged: number;

@@ -13,28 +13,15 @@ import { prefetchBatches } from '../../../native-models/clip/pipeline.ts';
 import { type DecodedImage, decodeForModel, toChwTensor } from '../../../native-models/clip/preprocess.ts';
 import type { PreprocessConfig } from '../../../native-models/clip/preprocess-config.ts';
 import { ImageError } from '../../../native-models/errors.ts';
+import type { IndexProgressView } from '../../ipc/contract.ts';
 import { captureTime } from './exif.ts';
 import { type ScannedFile, scanFolder } from './scan.ts';
 import type { FolderRow, LibraryStore, PhotoRow } from './store.ts';
 import type { Tagger } from './tagger.ts';
 import { writeThumbnail } from './thumbnails.ts';
 
-export interface IndexProgress {
-  phase: 'scanning' | 'indexing' | 'paused' | 'done' | 'cancelled';
-  /** Files found by the scan so far. */
-  found: number;
-  /** Files that need work in this run (new, changed, moved). */
-  total: number;
-  done: number;
-  unchanged: number;
-  indexed: number;
-  moved: number;
-  removed: number;
-  errors: number;
-  filesPerSecond: number;
-  etaSeconds: number | null;
-  current: string | null;
-}
+/** The progress of a run, as the window and the CLI see it (the contract's type). */
+export type IndexProgress = IndexProgressView;
 
 export interface IndexContext {
   store: LibraryStore;

@@ -3,6 +3,7 @@
 // because both callers are trusted: the main process never passes on a path that came from the renderer.
 
 import type { BackendInfo, VisionChatLoadOptions } from '../../../native-models/llava/vision-chat.ts';
+import type { AppEvents } from '../../ipc/contract.ts';
 import type { Result } from '../../ipc/result.ts';
 import type { Conversation, ConversationSummary, Message, SendOptions } from '../chat/chat-service.ts';
 import type { IndexProgress } from '../library/indexer.ts';
@@ -96,12 +97,5 @@ export interface EngineEvents {
   /** New text of an answer being written: one token or a few that came within milliseconds (`count`). */
   chatToken(e: { conversationId: number; token: string; count: number }): void;
   libraryProgress(p: IndexProgress): void;
-  modelsProgress(p: {
-    id: string;
-    file: string;
-    received: number;
-    total: number;
-    bytesPerSecond: number;
-    etaSeconds: number | null;
-  }): void;
+  modelsProgress(p: AppEvents['models.progress']): void;
 }
