@@ -104,7 +104,12 @@ export async function loadLlamaNodeChat(o: VisionChatLoadOptions): Promise<Visio
           `the vision projector ${o.mmproj} could not be started with ${o.model} (llama.cpp refused the pair)`,
         );
       }
-      const devices = safe(() => ctx!.getUsedDevices().join(', ')) || (backend === 'cpu' ? 'CPU' : backend);
+      const used = safe(() => ctx!.getUsedDevices()) ?? [];
+      // A GPU build whose libraries are missing loads anyway and runs on the CPU: call that a failed GPU load.
+      if (backend !== 'cpu' && used.length > 0 && used.every((d) => /cpu/i.test(d))) {
+        throw new Error(`the ${backend} build found no usable GPU (are its runtime libraries installed?)`);
+      }
+      const devices = used.join(', ') || (backend === 'cpu' ? 'CPU' : backend);
       return new LlamaNodeChat(ctx, template, {
         backend,
         device: devices,

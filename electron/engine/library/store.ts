@@ -155,13 +155,12 @@ export class LibraryStore {
     ).get(model);
     return row?.n;
   }
-  /** Every indexed photo's embedding for a model, for the in-memory search index. */
-  *allEmbeddings(model: string): Generator<{ id: number; vector: Buffer }> {
-    yield* this.sql<[string], { id: number; vector: Buffer }>(
+  /** Every indexed photo's embedding for a model, in one query, for loading the in-memory search index. */
+  embeddingRows(model: string): { id: number; vector: Buffer }[] {
+    return this.sql<[string], { id: number; vector: Buffer }>(
       'SELECT p.id AS id, e.vector AS vector FROM photos p JOIN embeddings e ON e.hash = p.hash AND e.model = ? ORDER BY p.id',
-    ).iterate(model);
+    ).all(model);
   }
-
   // ---- tags ----
   tagId(name: string, category: string | null = null, threshold: number | null = null): number {
     this.sql('INSERT OR IGNORE INTO tags (name, category, threshold) VALUES (?, ?, ?)').run(name, category, threshold);
