@@ -2,6 +2,7 @@
 // packaged app; `electron-forge start` serves it from Vite's dev server instead.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vite';
 
 export const RENDERER_NAME = 'main_window';
@@ -11,6 +12,7 @@ const root = path.dirname(fileURLToPath(import.meta.url));
 export default defineConfig({
   root: path.join(root, 'renderer'),
   base: './', // file:// in the packaged app
+  plugins: [svelte()],
   build: {
     outDir: path.join(root, '.vite', 'renderer', RENDERER_NAME),
     emptyOutDir: true,

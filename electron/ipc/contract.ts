@@ -144,7 +144,8 @@ const searchArg = v.strictObject({
   folderId: v.optional(id),
   from: v.optional(time),
   to: v.optional(time),
-  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))),
+  /** Up to 1000 ranked hits; listing without text or an example photo may ask for the whole library. */
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(200_000))),
 });
 const duplicatesArg = v.strictObject({ threshold: v.pipe(v.number(), v.minValue(0.5), v.maxValue(1)) });
 const tagArg = v.strictObject({ photoId: id, tag });

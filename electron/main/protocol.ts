@@ -90,7 +90,7 @@ export async function serveGlance(
   }
   const type = imageType(bytes);
   if (!type) return notFound(); // only pictures leave through this door, whatever a resolver answers
-  return new Response(request.method === 'HEAD' ? null : bytes, {
+  return new Response(request.method === 'HEAD' ? null : (bytes as Uint8Array<ArrayBuffer>), {
     status: 200,
     headers: {
       'Content-Type': type,

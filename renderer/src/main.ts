@@ -1,3 +1,7 @@
-// Placeholder until the Svelte app lands: proves the renderer entry builds and loads under the app's CSP.
-const root = document.getElementById('app');
-if (root) root.textContent = 'Glance';
+// The window: mounts the Svelte app with the API client over window.glance.
+import { mount } from 'svelte';
+import App from './App.svelte';
+import { createApi } from './lib/api.ts';
+import './styles.css';
+
+mount(App, { target: document.getElementById('app')!, props: { api: createApi() } });

@@ -295,6 +295,9 @@ export class Library {
   async search(q: SearchQuery): Promise<SearchHit[]> {
     const limit = q.limit ?? 20;
     if (!(limit > 0)) throw new LibraryError('bad-request', 'the limit must be above 0');
+    if (limit > 1000 && (q.text !== undefined || q.like)) {
+      throw new LibraryError('bad-request', 'a ranked search returns at most 1000 photos');
+    }
     const allowed = this.filter(q);
     let query: Float32Array | undefined;
     let exclude: number | undefined;

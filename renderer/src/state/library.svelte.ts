@@ -1,0 +1,493 @@
+// The library view's state: folders, indexing, search, the open photo and its tags, duplicates, the tag threshold
+// and the first run (the CLIP model). Every call goes through the typed API; a failure becomes `error`, a sentence
+// for the person, never an exception in the UI.
+
+import type {
+  AppEvents,
+  ChannelArg,
+  ChannelResult,
+  FolderView,
+  IndexProgressView,
+  ModelView,
+  PhotoDetail,
+  PhotoHit,
+} from '../../../electron/ipc/contract.ts';
+import { type Api, ApiError } from '../lib/api.ts';
+
+/** The CLIP model the library needs; `models.list` says whether it is installed. */
+export const CLIP_MODEL = 'clip-vit-base-patch32';
+/** The most hits one search may return (the contract's maximum); the grid is virtualized, so all are shown. */
+export const SEARCH_LIMIT = 1000;
+/** Browsing (no text, no "more like this") lists the whole library: the grid is virtualized, hits are small. */
+export const BROWSE_LIMIT = 200_000;
+
+export type ModelProgress = AppEvents['models.progress'];
+export type DuplicateGroup = ChannelResult<'library.duplicates'>[number];
+export type IndexError = ChannelResult<'library.errors'>[number];
+type SearchArg = ChannelArg<'library.search'>;
+
+// ---- the search box ----
+
+export interface ParsedQuery {
+  /** The words, for CLIP; undefined when there are none. */
+  text: string | undefined;
+  /** `tag:NAME` and `tag:"two words"` tokens: every one must match. */
+  tags: string[];
+  /** `like:ID`: more like this photo. */
+  likePhotoId: number | undefined;
+  /** A sentence when the query cannot be run as written. */
+  problem: string | undefined;
+}
+
+const TOKEN = /(tag|like):(?:"([^"]*)"?|(\S*))|(\S+)/gi;
+
+/** One search box: words for CLIP, `tag:NAME` filters and `like:ID` ("more like this"). */
+export function parseQuery(input: string): ParsedQuery {
+  const words: string[] = [];
+  const tags: string[] = [];
+  let likePhotoId: number | undefined;
+  let problem: string | undefined;
+  for (const m of input.matchAll(TOKEN)) {
+    const [, key, quoted, bare, word] = m;
+    if (word !== undefined) {
+      words.push(word);
+      continue;
+    }
+    const value = (quoted ?? bare ?? '').trim();
+    if (!value) continue;
+    if (key!.toLowerCase() === 'tag') {
+      if (!tags.includes(value)) tags.push(value);
+    } else if (/^[1-9]\d{0,15}$/.test(value)) {
+      likePhotoId = Number(value);
+    } else {
+      problem = `“like:${value}” is not a photo: use “More like this” on a photo.`;
+    }
+  }
+  const text = words.join(' ').trim() || undefined;
+  if (text !== undefined && likePhotoId !== undefined) {
+    problem = 'Search by words or by a photo (“like:”), not both at once.';
+  }
+  return { text, tags, likePhotoId, problem };
+}
+
+/** A tag as a search token, quoted when it has spaces. */
+export const tagToken = (name: string) => (/[\s"]/.test(name) ? `tag:"${name.replaceAll('"', '')}"` : `tag:${name}`);
+
+// ---- formatting shared by the library components ----
+
+export function formatEta(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `about ${s} s left`;
+  if (s < 3600) return `about ${Math.round(s / 60)} min left`;
+  const h = Math.floor(s / 3600);
+  return `about ${h} h ${Math.round((s - h * 3600) / 60)} min left`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}
+
+export const formatCount = (n: number) => n.toLocaleString('en-US');
+
+export function formatDate(ms: number | null): string {
+  if (ms === null) return 'Date unknown';
+  return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+/** The last part of a display path (the renderer has no `node:path`, and needs none: paths are only shown). */
+export const baseName = (p: string) => p.split(/[\\/]/).filter(Boolean).pop() ?? p;
+
+/** `yyyy-mm-dd` (a date input) to local midnight, or the last millisecond of that day. */
+function dayToMs(day: string, endOfDay: boolean): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!m) return undefined;
+  const start = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + (endOfDay ? 1 : 0)).getTime();
+  return endOfDay ? start - 1 : start;
+}
+
+export function messageOf(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof Error && err.message) return err.message;
+  return 'Something went wrong. Try again.';
+}
+
+const ACTIVE: ReadonlySet<IndexProgressView['phase']> = new Set(['scanning', 'indexing', 'paused']);
+
+export class LibraryState {
+  // folders and indexing
+  folders = $state.raw<FolderView[]>([]);
+  /** The folders were read (until then, neither the first run nor the library is shown). */
+  loaded = $state(false);
+  progress = $state.raw<IndexProgressView | null>(null);
+  readonly indexing = $derived(this.progress !== null && ACTIVE.has(this.progress.phase));
+  indexErrors = $state.raw<IndexError[] | null>(null);
+
+  /** What the middle of the view shows. */
+  mode = $state<'photos' | 'duplicates'>('photos');
+
+  // search
+  query = $state('');
+  folderId = $state<number | null>(null);
+  /** yyyy-mm-dd, as date inputs give it; '' for no bound. */
+  from = $state('');
+  to = $state('');
+  results = $state.raw<PhotoHit[]>([]);
+  searching = $state(false);
+  /** What the shown results answer (null before the first search). */
+  shown = $state.raw<ParsedQuery | null>(null);
+  /** The name of the photo behind `like:ID`, when it came from "More like this". */
+  likeName = $state<string | null>(null);
+
+  // the open photo
+  open = $state.raw<PhotoDetail | null>(null);
+  /** The open photo's picture: PhotoDetail has no URL, so it is the hit's that opened it. */
+  openThumbnail = $state<string | null>(null);
+  busyTag = $state(false);
+
+  // duplicates
+  duplicates = $state.raw<DuplicateGroup[] | null>(null);
+  duplicateThreshold = $state(0.95);
+  findingDuplicates = $state(false);
+
+  // settings
+  tagThreshold = $state<number | null>(null);
+
+  // first run: the CLIP model (undefined: not asked yet; null: not in the catalog or models.list failed)
+  clip = $state.raw<ModelView | null | undefined>(undefined);
+  download = $state.raw<ModelProgress | null>(null);
+  downloading = $state(false);
+
+  /** The last failure, for the person: shown until dismissed or replaced. */
+  error = $state<string | null>(null);
+
+  private lastArg: SearchArg = { limit: BROWSE_LIMIT };
+  private searchSeq = 0;
+  private photoSeq = 0;
+  private readonly unsubscribe: (() => void)[];
+
+  constructor(readonly api: Api) {
+    this.unsubscribe = [
+      api.on('library.progress', (p) => this.onProgress(p)),
+      api.on('models.progress', (p) => {
+        if (p.id === CLIP_MODEL) this.download = p;
+      }),
+    ];
+  }
+
+  dispose(): void {
+    for (const off of this.unsubscribe) off();
+  }
+
+  dismissError(): void {
+    this.error = null;
+  }
+
+  /** Runs a call; a failure becomes `error` and the result undefined. */
+  private async attempt<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.error = messageOf(err);
+      return undefined;
+    }
+  }
+
+  /** First load: folders, then either the first run (no folders) or the newest photos. */
+  async load(): Promise<void> {
+    const folders = await this.attempt(() => this.api.call('library.folders'));
+    if (!folders) return; // `error` says why; the view offers to try again
+    this.error = null;
+    this.folders = folders;
+    this.loaded = true;
+    void this.loadThreshold();
+    if (this.folders.length === 0) await this.checkModels();
+    else await this.runSearch(this.lastArg);
+  }
+
+  async refreshFolders(): Promise<void> {
+    const folders = await this.attempt(() => this.api.call('library.folders'));
+    if (folders) this.folders = folders;
+  }
+
+  // ---- folders and indexing ----
+
+  /** The native picker opens in the main process; a chosen folder is indexed at once. */
+  async addFolder(): Promise<FolderView | null> {
+    const folder = await this.attempt(() => this.api.call('library.addFolder'));
+    if (!folder) return null; // cancelled, or failed (then `error` says why)
+    await this.refreshFolders();
+    if (!this.folders.some((f) => f.id === folder.id)) this.folders = [...this.folders, folder];
+    if (!this.indexing) void this.index();
+    return folder;
+  }
+
+  async removeFolder(folderId: number): Promise<void> {
+    const ok = await this.attempt(() => this.api.call('library.removeFolder', { folderId }));
+    if (ok === undefined) return;
+    this.folders = this.folders.filter((f) => f.id !== folderId);
+    await this.refreshFolders();
+    if (this.folderId === folderId) this.folderId = null;
+    if (this.open) this.open = null;
+    if (this.folders.length === 0) {
+      this.results = [];
+      await this.checkModels();
+    } else await this.search();
+  }
+
+  /** Indexes every folder; progress comes as `library.progress` events, the final count as the reply. */
+  async index(): Promise<void> {
+    if (this.indexing) return;
+    this.indexErrors = null;
+    this.progress = {
+      phase: 'scanning',
+      found: 0,
+      total: 0,
+      done: 0,
+      unchanged: 0,
+      indexed: 0,
+      moved: 0,
+      removed: 0,
+      errors: 0,
+      filesPerSecond: 0,
+      etaSeconds: null,
+      current: null,
+    };
+    const final = await this.attempt(() => this.api.call('library.index'));
+    if (!final) {
+      if (this.indexing) this.progress = null;
+      return;
+    }
+    // The reply may overtake the last event; either way the run is over once, and the library is reread once.
+    const alreadyFinished = !this.indexing;
+    this.progress = final;
+    if (!alreadyFinished) await this.afterIndex();
+  }
+
+  private onProgress(p: IndexProgressView): void {
+    const wasActive = this.indexing;
+    this.progress = p;
+    if (wasActive && !ACTIVE.has(p.phase)) void this.afterIndex();
+  }
+
+  private async afterIndex(): Promise<void> {
+    await this.refreshFolders();
+    await this.runSearch(this.lastArg);
+  }
+
+  async pause(): Promise<void> {
+    await this.attempt(() => this.api.call('library.pause'));
+  }
+
+  async resume(): Promise<void> {
+    await this.attempt(() => this.api.call('library.resume'));
+  }
+
+  async cancel(): Promise<void> {
+    await this.attempt(() => this.api.call('library.cancel'));
+  }
+
+  /** The files the indexer could not read, and why. */
+  async loadIndexErrors(): Promise<void> {
+    const list = await this.attempt(() => this.api.call('library.errors'));
+    if (list) this.indexErrors = list;
+  }
+
+  // ---- search ----
+
+  /** Runs what the search box and the filters say. */
+  async search(): Promise<void> {
+    const q = parseQuery(this.query);
+    if (q.problem) {
+      this.error = q.problem;
+      return;
+    }
+    if (q.likePhotoId === undefined) this.likeName = null;
+    const from = this.from ? dayToMs(this.from, false) : undefined;
+    const to = this.to ? dayToMs(this.to, true) : undefined;
+    if (from !== undefined && to !== undefined && from > to) {
+      this.error = 'The start date is after the end date.';
+      return;
+    }
+    const ranked = q.text !== undefined || q.likePhotoId !== undefined;
+    const arg: SearchArg = { limit: ranked ? SEARCH_LIMIT : BROWSE_LIMIT };
+    if (q.text !== undefined) arg.text = q.text;
+    if (q.likePhotoId !== undefined) arg.likePhotoId = q.likePhotoId;
+    if (q.tags.length) arg.tags = q.tags;
+    if (this.folderId !== null) arg.folderId = this.folderId;
+    if (from !== undefined) arg.from = from;
+    if (to !== undefined) arg.to = to;
+    this.lastArg = arg;
+    await this.runSearch(arg, q);
+  }
+
+  private async runSearch(arg: SearchArg, q: ParsedQuery = parseQuery(this.query)): Promise<void> {
+    const seq = ++this.searchSeq;
+    this.searching = true;
+    try {
+      const hits = await this.api.call('library.search', arg);
+      if (seq !== this.searchSeq) return; // a newer search answers instead
+      this.results = hits;
+      this.shown = q;
+    } catch (err) {
+      if (seq === this.searchSeq) this.error = messageOf(err);
+    } finally {
+      if (seq === this.searchSeq) this.searching = false;
+    }
+  }
+
+  async clearSearch(): Promise<void> {
+    this.query = '';
+    this.folderId = null;
+    this.from = '';
+    this.to = '';
+    this.likeName = null;
+    await this.search();
+  }
+
+  /** "More like this": the photo's neighbours, keeping the tag filters of the box. */
+  async moreLike(photo: { id: number; name: string }): Promise<void> {
+    const tags = parseQuery(this.query).tags.map(tagToken);
+    this.query = [`like:${photo.id}`, ...tags].join(' ');
+    this.likeName = photo.name;
+    this.open = null;
+    this.mode = 'photos';
+    await this.search();
+  }
+
+  /** Shows the photos with a tag. */
+  async searchTag(name: string): Promise<void> {
+    this.query = tagToken(name);
+    this.open = null;
+    this.mode = 'photos';
+    await this.search();
+  }
+
+  // ---- the open photo ----
+
+  async openPhoto(hit: Pick<PhotoHit, 'id' | 'thumbnail'>): Promise<void> {
+    const seq = ++this.photoSeq;
+    const detail = await this.attempt(() => this.api.call('library.photo', { photoId: hit.id }));
+    if (detail && seq === this.photoSeq) {
+      this.openThumbnail = hit.thumbnail;
+      this.open = detail;
+    }
+  }
+
+  closePhoto(): void {
+    this.photoSeq++;
+    this.open = null;
+  }
+
+  private async reloadPhoto(photoId: number): Promise<void> {
+    const seq = ++this.photoSeq;
+    const detail = await this.attempt(() => this.api.call('library.photo', { photoId }));
+    if (detail && seq === this.photoSeq && this.open?.id === photoId) this.open = detail;
+  }
+
+  /** Adds a tag of your own to the open photo; true when it was added. */
+  async addTag(name: string): Promise<boolean> {
+    const photo = this.open;
+    const tag = name.trim();
+    if (!photo || !tag) return false;
+    if (tag.length > 100) {
+      this.error = 'A tag is at most 100 characters.';
+      return false;
+    }
+    this.busyTag = true;
+    try {
+      const ok = await this.attempt(() => this.api.call('tags.add', { photoId: photo.id, tag }));
+      if (ok === undefined) return false;
+      await this.reloadPhoto(photo.id);
+      return true;
+    } finally {
+      this.busyTag = false;
+    }
+  }
+
+  /** Removes a tag from the open photo, for good (the tagger does not bring it back). */
+  async removeTag(name: string): Promise<boolean> {
+    const photo = this.open;
+    if (!photo) return false;
+    this.busyTag = true;
+    try {
+      const ok = await this.attempt(() => this.api.call('tags.remove', { photoId: photo.id, tag: name }));
+      if (ok === undefined) return false;
+      await this.reloadPhoto(photo.id);
+      return true;
+    } finally {
+      this.busyTag = false;
+    }
+  }
+
+  // ---- duplicates ----
+
+  async findDuplicates(): Promise<void> {
+    const threshold = Math.min(1, Math.max(0.5, this.duplicateThreshold));
+    this.findingDuplicates = true;
+    try {
+      const groups = await this.attempt(() => this.api.call('library.duplicates', { threshold }));
+      if (groups) this.duplicates = groups;
+    } finally {
+      this.findingDuplicates = false;
+    }
+  }
+
+  // ---- the tag threshold ----
+
+  async loadThreshold(): Promise<void> {
+    const settings = await this.attempt(() => this.api.call('settings.get'));
+    if (settings) this.tagThreshold = settings.tagThreshold;
+  }
+
+  /** Applies at once (margins are stored): the open photo's tags are reread. */
+  async setTagThreshold(value: number): Promise<boolean> {
+    if (!(value >= 0 && value <= 1)) {
+      this.error = 'The tag threshold is a number from 0 to 1.';
+      return false;
+    }
+    const ok = await this.attempt(() => this.api.call('tags.setThreshold', { value }));
+    if (ok === undefined) return false;
+    this.tagThreshold = value;
+    if (this.open) await this.reloadPhoto(this.open.id);
+    if (this.shown?.tags.length) await this.runSearch(this.lastArg);
+    return true;
+  }
+
+  // ---- first run: the CLIP model ----
+
+  async checkModels(): Promise<void> {
+    try {
+      const models = await this.api.call('models.list');
+      this.clip = models.find((m) => m.id === CLIP_MODEL) ?? null;
+    } catch (err) {
+      this.clip = null;
+      this.error = messageOf(err);
+    }
+  }
+
+  async downloadClip(): Promise<void> {
+    if (this.downloading) return;
+    this.downloading = true;
+    this.download = null;
+    try {
+      const ok = await this.attempt(() => this.api.call('models.download', { id: CLIP_MODEL }));
+      if (ok !== undefined) await this.checkModels();
+    } finally {
+      this.downloading = false;
+      this.download = null;
+    }
+  }
+
+  async cancelDownload(): Promise<void> {
+    await this.attempt(() => this.api.call('models.cancel', { id: CLIP_MODEL }));
+  }
+}

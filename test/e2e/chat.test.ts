@@ -1,0 +1,96 @@
+/// <reference lib="dom" />
+// Chat in the window end to end: a chat model downloaded from the local fake hub in the Models view with visible
+// progress, then a conversation about an attached image with tokens streaming in, stopped, and continued.
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CHAT_CATALOG } from '../../native-models/catalog.ts';
+import type { FakeHub } from '../fixtures/fake-hub.ts';
+import * as img from '../fixtures/images.ts';
+import { repoRoot } from '../fixtures/shared.ts';
+import { type Bridge, startBridge } from './bridge.ts';
+import { launchChromium } from './browser.ts';
+import { startModelHub } from './fixtures.ts';
+import { buildRenderer } from './renderer-build.ts';
+
+const SHOTS = path.join(repoRoot, 'test-output', 'e2e');
+const SMOL = CHAT_CATALOG.find((e) => e.id === 'smolvlm-500m')!;
+let tmp: string;
+let hub: FakeHub;
+let bridge: Bridge;
+let browser: BrowserContext;
+let page: Page;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'glance-e2e-chat-'));
+  await mkdir(SHOTS, { recursive: true });
+  hub = await startModelHub(path.join(tmp, 'hub'), { delayMs: 3, chunkSize: 64 * 1024 });
+  process.env.GLANCE_HUB_ENDPOINT = hub.url;
+  bridge = await startBridge({ home: path.join(tmp, 'home'), rendererDir: await buildRenderer() });
+  browser = await launchChromium();
+  page = await browser.newPage();
+  await page.goto(bridge.url);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await bridge?.close();
+  await hub?.close();
+  delete process.env.GLANCE_HUB_ENDPOINT;
+  await rm(tmp, { recursive: true, force: true });
+});
+
+it('downloads a chat model from the hub with visible progress', async () => {
+  await page.getByRole('button', { name: 'Models', exact: true }).click();
+  await page.getByRole('button', { name: `Download ${SMOL.name}` }).click();
+  await expect.poll(() => page.getByRole('progressbar').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+  await page.screenshot({ path: path.join(SHOTS, 'models-downloading.png') });
+  await expect
+    .poll(() => page.getByRole('button', { name: `Verify ${SMOL.name}` }).count(), { timeout: 60_000 })
+    .toBe(1);
+  await page.screenshot({ path: path.join(SHOTS, 'models.png') });
+});
+
+it('chats about an image: tokens stream in, Stop ends the answer, the conversation continues', async () => {
+  await page.getByRole('button', { name: 'Chat', exact: true }).click();
+  const photo = await img.writeSolid(path.join(tmp, 'sunset.png'), [250, 120, 40], 200, 150);
+  await page.getByLabel('Image files').setInputFiles(photo);
+  await page.getByRole('textbox', { name: 'Message' }).fill('What is in this picture?');
+  // Watch the live bubble from inside the page: how many distinct lengths its text goes through.
+  const watch = page.evaluate(
+    () =>
+      new Promise<number>((resolve) => {
+        const lengths = new Set<number>();
+        const obs = new MutationObserver(() => {
+          const live = document.querySelector('[aria-label="Assistant, writing"]');
+          if (live) lengths.add(live.textContent?.length ?? 0);
+        });
+        obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+        setTimeout(() => {
+          obs.disconnect();
+          resolve(lengths.size);
+        }, 4000);
+      }),
+  );
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect.poll(() => page.getByLabel('Assistant, writing').count(), { timeout: 30_000 }).toBe(1);
+  await page.screenshot({ path: path.join(SHOTS, 'chat-streaming.png') });
+  const stop = page.getByRole('button', { name: 'Stop' });
+  if (await stop.count()) await stop.click().catch(() => {}); // the tiny model may finish first
+  expect(await watch).toBeGreaterThan(2); // the answer grew in several steps, not all at once
+  await expect.poll(() => page.getByRole('article', { name: 'Assistant' }).count(), { timeout: 30_000 }).toBe(1);
+  await page.getByRole('textbox', { name: 'Message' }).fill('Tell me more.');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect.poll(() => page.getByRole('article', { name: 'Assistant' }).count(), { timeout: 30_000 }).toBe(2);
+  expect(await page.getByRole('article', { name: 'You' }).count()).toBe(2);
+  expect(await page.locator('[role="log"] img').count()).toBeGreaterThan(0); // the attachment, served by id
+  await page.screenshot({ path: path.join(SHOTS, 'chat.png') });
+});
+
+it('shows the settings with the privacy statement', async () => {
+  await page.getByRole('button', { name: 'Settings', exact: true }).click();
+  await expect.poll(() => page.getByText('Nothing leaves it but the model downloads you start').count()).toBe(1);
+  await page.screenshot({ path: path.join(SHOTS, 'settings.png') });
+});

@@ -1,0 +1,183 @@
+// The Settings view: the saved settings fill the form, saving sends only what changed, a refused hotkey is shown
+// by its field, the threshold slider applies at once, and the privacy statement is there.
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ModelView, SettingsView } from '../../electron/ipc/contract.ts';
+import SettingsViewComponent from '../../renderer/src/views/SettingsView.svelte';
+import { fakeGlance } from './fake-glance.ts';
+
+afterEach(cleanup);
+
+const SAVED: SettingsView = {
+  hotkey: 'CommandOrControl+Shift+Space',
+  dataFolder: '/home/ada/.local/share/glance',
+  threads: null,
+  gpuLayers: 'auto',
+  chatModel: null,
+  tagThreshold: 0.03,
+};
+
+const chat = (id: string, name: string, installed: boolean): ModelView => ({
+  id,
+  kind: 'chat',
+  name,
+  goodAt: '',
+  licence: 'Apache-2.0',
+  size: 1,
+  installed,
+  readsText: false,
+});
+const MODELS: ModelView[] = [
+  chat('smolvlm-500m', 'SmolVLM 500M', true),
+  chat('llava-1.5-7b', 'LLaVA 1.5 7B', false),
+  { ...chat('clip-vit-b32', 'CLIP ViT-B/32', true), kind: 'clip' },
+];
+
+const appError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+function setup(overrides: Parameters<typeof fakeGlance>[0] = {}) {
+  let saved = { ...SAVED };
+  const fake = fakeGlance({
+    'settings.get': () => saved,
+    'settings.set': (change) => {
+      saved = { ...saved, ...change } as SettingsView;
+      return saved;
+    },
+    'models.list': MODELS,
+    'tags.setThreshold': null,
+    ...overrides,
+  });
+  render(SettingsViewComponent, { props: { api: fake.api } });
+  return fake;
+}
+
+const field = <T extends HTMLElement>(name: string | RegExp) => screen.getByLabelText(name) as T;
+
+describe('SettingsView', () => {
+  it('loads the settings into the form', async () => {
+    setup();
+    const hotkey = (await screen.findByLabelText('Screenshot-and-ask hotkey')) as HTMLInputElement;
+    expect(hotkey.value).toBe('CommandOrControl+Shift+Space');
+    const folder = field<HTMLInputElement>('Data folder');
+    expect(folder.value).toBe('/home/ada/.local/share/glance');
+    expect(folder.readOnly).toBe(true);
+
+    const [threadsAuto, gpuAuto] = screen.getAllByRole('checkbox', { name: /Automatic/ }) as HTMLInputElement[];
+    expect(threadsAuto!.checked).toBe(true);
+    expect(gpuAuto!.checked).toBe(true);
+    expect(field<HTMLInputElement>('Threads').disabled).toBe(true);
+    expect(field<HTMLInputElement>('Layers on the GPU').disabled).toBe(true);
+
+    const model = field<HTMLSelectElement>('Default chat model');
+    // Installed chat models only.
+    expect([...model.options].map((o) => o.textContent)).toEqual(["Glance's default", 'SmolVLM 500M']);
+    expect(model.selectedIndex).toBe(0);
+
+    expect(field<HTMLInputElement>('Tag threshold').value).toBe('0.03');
+    expect((screen.getByRole('button', { name: 'Save' }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('saves only the fields that changed', async () => {
+    const { calls } = setup();
+    const hotkey = await screen.findByLabelText('Screenshot-and-ask hotkey');
+    await fireEvent.input(hotkey, { target: { value: 'Alt+F9' } });
+    await fireEvent.click(screen.getAllByRole('checkbox', { name: /Automatic/ })[0]!);
+    const threads = field<HTMLInputElement>('Threads');
+    expect(threads.disabled).toBe(false);
+    await fireEvent.input(threads, { target: { value: '8' } });
+    await fireEvent.change(field('Default chat model'), { target: { value: 'smolvlm-500m' } });
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await screen.findByText('Saved.');
+    expect(calls.filter((c) => c.channel === 'settings.set').map((c) => c.arg)).toEqual([
+      { hotkey: 'Alt+F9', threads: 8, chatModel: 'smolvlm-500m' },
+    ]);
+    expect((screen.getByRole('button', { name: 'Save' }) as HTMLButtonElement).disabled).toBe(true);
+
+    // GPU layers alone, from automatic to a number.
+    await fireEvent.click(screen.getAllByRole('checkbox', { name: /Automatic/ })[1]!);
+    await fireEvent.input(field('Layers on the GPU'), { target: { value: '0' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(calls.filter((c) => c.channel === 'settings.set')).toHaveLength(2));
+    expect(calls.filter((c) => c.channel === 'settings.set')[1]!.arg).toEqual({ gpuLayers: 0 });
+  });
+
+  it('does not send a hotkey that cannot be an accelerator', async () => {
+    const { calls } = setup();
+    const hotkey = await screen.findByLabelText('Screenshot-and-ask hotkey');
+    await fireEvent.input(hotkey, { target: { value: 'Ctrl+Ä' } });
+    expect(hotkey.getAttribute('aria-invalid')).toBe('true');
+    expect((screen.getByRole('button', { name: 'Save' }) as HTMLButtonElement).disabled).toBe(true);
+    expect(calls.some((c) => c.channel === 'settings.set')).toBe(false);
+  });
+
+  it('shows a refused hotkey next to its field, and keeps the change', async () => {
+    const refusal = 'Alt+Tab is taken by the system or another app: choose another.';
+    setup({
+      'settings.set': () => {
+        throw appError('hotkey-refused', refusal);
+      },
+    });
+    const hotkey = (await screen.findByLabelText('Screenshot-and-ask hotkey')) as HTMLInputElement;
+    await fireEvent.input(hotkey, { target: { value: 'Alt+Tab' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent?.trim()).toBe(refusal);
+    expect(hotkey.getAttribute('aria-describedby')?.split(' ')).toContain(alert.id);
+    expect(hotkey.getAttribute('aria-invalid')).toBe('true');
+    expect(hotkey.value).toBe('Alt+Tab');
+    expect(screen.getByText('Nothing was saved: choose another hotkey first.')).toBeTruthy();
+
+    // Editing the hotkey clears the refusal.
+    await fireEvent.input(hotkey, { target: { value: 'Alt+F8' } });
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
+
+  it('shows other save errors', async () => {
+    setup({
+      'settings.set': () => {
+        throw appError('engine-down', 'The engine is restarting; try again in a moment.');
+      },
+    });
+    await fireEvent.input(await screen.findByLabelText('Screenshot-and-ask hotkey'), { target: { value: 'Alt+F9' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    expect((await screen.findByRole('alert')).textContent).toContain(
+      'The engine is restarting; try again in a moment.',
+    );
+  });
+
+  it('applies the tag threshold from the slider at once', async () => {
+    const { calls } = setup();
+    const slider = (await screen.findByLabelText('Tag threshold')) as HTMLInputElement;
+    expect(slider.type).toBe('range');
+    expect([slider.min, slider.max, slider.step]).toEqual(['0', '0.2', '0.005']);
+    await fireEvent.input(slider, { target: { value: '0.05' } });
+    await fireEvent.change(slider);
+    await screen.findByText('Applied.');
+    expect(calls.filter((c) => c.channel === 'tags.setThreshold').map((c) => c.arg)).toEqual([{ value: 0.05 }]);
+    expect(calls.some((c) => c.channel === 'settings.set')).toBe(false);
+    expect(screen.getByText('0.050', { selector: 'output' })).toBeTruthy();
+  });
+
+  it('says when the threshold cannot be applied, and puts the slider back', async () => {
+    setup({
+      'tags.setThreshold': () => {
+        throw appError('no-library', 'Add a photo folder first.');
+      },
+    });
+    const slider = (await screen.findByLabelText('Tag threshold')) as HTMLInputElement;
+    await fireEvent.input(slider, { target: { value: '0.1' } });
+    await fireEvent.change(slider);
+    expect((await screen.findByRole('alert')).textContent).toContain('Add a photo folder first.');
+    await waitFor(() => expect(slider.value).toBe('0.03'));
+  });
+
+  it('states that nothing leaves the computer', async () => {
+    setup();
+    expect(
+      screen.getByText(
+        'Glance runs every model on this computer. Nothing leaves it but the model downloads you start.',
+      ),
+    ).toBeTruthy();
+  });
+});
