@@ -116,6 +116,33 @@ export interface EngineStatusView {
   restarts: number;
   lastCrash?: string;
 }
+export interface VocabularyLabelView {
+  name: string;
+  prompts: string[];
+  /** This label's own threshold; the global one when left out. */
+  threshold?: number;
+}
+export interface VocabularyCategoryView {
+  name: string;
+  labels: VocabularyLabelView[];
+}
+export interface VocabularyEdit {
+  categories: VocabularyCategoryView[];
+  /** The prompts every label must beat ("a photo.", …). */
+  neutral: string[];
+}
+export interface VocabularyView extends VocabularyEdit {
+  /** The person's own vocabulary (false: the shipped default). */
+  custom: boolean;
+}
+export const VOCABULARY_LIMITS = {
+  labels: 5000,
+  categories: 50,
+  name: 100,
+  prompts: 8,
+  prompt: 300,
+  neutral: 50,
+} as const;
 export interface SettingsView {
   hotkey: string;
   dataFolder: string;
@@ -151,6 +178,32 @@ const duplicatesArg = v.strictObject({ threshold: v.pipe(v.number(), v.minValue(
 const tagArg = v.strictObject({ photoId: id, tag });
 const renameArg = v.strictObject({ from: tag, to: tag });
 const thresholdArg = v.strictObject({ value: v.pipe(v.number(), v.minValue(0), v.maxValue(1)) });
+const L = VOCABULARY_LIMITS;
+const vocabName = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(L.name));
+const prompt = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(L.prompt));
+const vocabularyArg = v.strictObject({
+  categories: v.pipe(
+    v.array(
+      v.strictObject({
+        name: vocabName,
+        labels: v.pipe(
+          v.array(
+            v.strictObject({
+              name: vocabName,
+              prompts: v.pipe(v.array(prompt), v.minLength(1), v.maxLength(L.prompts)),
+              threshold: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
+            }),
+          ),
+          v.maxLength(L.labels),
+        ),
+      }),
+    ),
+    v.minLength(1),
+    v.maxLength(L.categories),
+    v.check((cs) => cs.reduce((n, c) => n + c.labels.length, 0) <= L.labels, `at most ${L.labels} labels in all`),
+  ),
+  neutral: v.pipe(v.array(prompt), v.minLength(1), v.maxLength(L.neutral)),
+});
 const createArg = v.optional(v.strictObject({ systemPrompt: v.optional(text(4000)) }));
 const modelChoice = v.optional(catalogId);
 const sendArg = v.strictObject({
@@ -196,6 +249,12 @@ export const CHANNELS = {
   'tags.rename': channel<boolean>()(renameArg),
   'tags.setThreshold': channel<null>()(thresholdArg),
   'tags.exportXmp': channel<{ photos: number; written: number }>()(optionalFolderArg),
+  /** The tag vocabulary in use. */
+  'tags.vocabulary': channel<VocabularyView>()(none),
+  /** Saves the person's vocabulary; photos are re-tagged from stored embeddings at once (`retagged` of them). */
+  'tags.setVocabulary': channel<{ labels: number; retagged: number }>()(vocabularyArg),
+  /** Back to the shipped vocabulary, re-tagging likewise. */
+  'tags.resetVocabulary': channel<{ labels: number; retagged: number }>()(none),
   // chat
   'chat.list': channel<ConversationSummaryView[]>()(none),
   'chat.get': channel<ConversationView>()(conversationArg),

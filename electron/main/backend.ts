@@ -5,7 +5,7 @@ import type { Message } from '../engine/chat/chat-service.ts';
 import type { SearchHit } from '../engine/library/library.ts';
 import type { EngineSettings } from '../engine/process/contract.ts';
 import type { EngineSupervisor } from '../engine/process/supervisor.ts';
-import type { MessageView, PhotoHit, SettingsView } from '../ipc/contract.ts';
+import type { MessageView, PhotoHit, SettingsView, VocabularyCategoryView } from '../ipc/contract.ts';
 import type { Handlers } from './router.ts';
 
 export interface BackendDeps {
@@ -96,6 +96,22 @@ export function createBackend(deps: BackendDeps) {
     'tags.rename': (a) => engine.call('tagsRename', a),
     'tags.setThreshold': (a) => engine.call('tagsSetThreshold', a),
     'tags.exportXmp': (a) => engine.call('tagsExportXmp', a?.folderId ? { folderId: a.folderId } : {}),
+    'tags.vocabulary': async () => {
+      const v = await engine.call('tagsVocabulary');
+      const categories = new Map<string, VocabularyCategoryView>();
+      for (const l of v.labels) {
+        const c = categories.get(l.category) ?? { name: l.category, labels: [] };
+        categories.set(l.category, c);
+        c.labels.push({
+          name: l.name,
+          prompts: l.prompts,
+          ...(l.threshold !== undefined ? { threshold: l.threshold } : {}),
+        });
+      }
+      return { categories: [...categories.values()], neutral: v.neutral, custom: v.custom };
+    },
+    'tags.setVocabulary': (a) => engine.call('tagsSetVocabulary', { vocabulary: { version: 1, ...a } }),
+    'tags.resetVocabulary': () => engine.call('tagsResetVocabulary'),
     'chat.list': () => engine.call('chatList'),
     'chat.get': async (a) => {
       const c = await engine.call('chatGet', { id: a.conversationId });

@@ -107,6 +107,27 @@ describe('every channel reaches the engine and returns its result', () => {
     expect(await okCall('tags.rename', { from: 'holiday', to: 'vacation' })).toBe(true);
     await okCall('tags.setThreshold', { value: 0.5 });
     expect(await okCall('tags.exportXmp', { folderId: folder.id })).toMatchObject({ photos: 2 });
+    // the vocabulary: a tiny one of colours, re-tagged from stored embeddings, then back to the default
+    const colours = {
+      neutral: ['a photo.', 'a picture.'],
+      categories: [
+        {
+          name: 'Colours',
+          labels: [
+            { name: 'red', prompts: ['a photo of something red.'] },
+            { name: 'blue', prompts: ['a photo of something blue.', 'a blue picture.'], threshold: 0.2 },
+          ],
+        },
+      ],
+    };
+    expect(await okCall('tags.setVocabulary', colours)).toEqual({ labels: 2, retagged: 2 });
+    expect(await okCall('tags.vocabulary')).toEqual({ ...colours, custom: true });
+    const reset = await okCall<{ labels: number; retagged: number }>('tags.resetVocabulary');
+    expect(reset.retagged).toBe(2);
+    expect(reset.labels).toBeGreaterThan(2);
+    const shipped = await okCall<{ custom: boolean; categories: unknown[] }>('tags.vocabulary');
+    expect(shipped.custom).toBe(false);
+    expect(shipped.categories.length).toBeGreaterThan(1);
     expect(await okCall('library.errors')).toEqual([]);
     expect(await okCall('library.duplicates', { threshold: 0.99 })).toEqual([]);
     await okCall('library.pause');

@@ -1,6 +1,7 @@
 // The photo library service: folders, indexing, tags, search, duplicates, XMP export. One instance owns the
 // database; the CLI uses it in-process, the engine process will serve it to the window.
-import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import chokidar from 'chokidar';
 import { type ClipLoadOptions, ClipModel, type Variant } from '../../../native-models/clip/model.ts';
@@ -11,7 +12,7 @@ import { type FolderRow, LibraryStore, type PhotoRow, type PhotoTag } from './st
 import { DEFAULT_THRESHOLD, fromBlob, Tagger } from './tagger.ts';
 import { thumbnailPath } from './thumbnails.ts';
 import { type Hit, VectorIndex } from './vector-index.ts';
-import { type Vocabulary, vocabularyFor } from './vocabulary.ts';
+import { parseVocabulary, type Vocabulary, vocabularyFor } from './vocabulary.ts';
 import { type SidecarResult, writeXmpSidecars } from './xmp.ts';
 
 export interface LibraryOptions extends Omit<ClipLoadOptions, 'towers'> {
@@ -25,7 +26,7 @@ export interface LibraryOptions extends Omit<ClipLoadOptions, 'towers'> {
 export class LibraryError extends Error {
   override readonly name = 'LibraryError';
   constructor(
-    readonly code: 'folder-missing' | 'folder-nested' | 'photo-not-indexed' | 'bad-request',
+    readonly code: 'folder-missing' | 'folder-nested' | 'photo-not-indexed' | 'bad-request' | 'busy',
     message: string,
   ) {
     super(message);
@@ -67,8 +68,11 @@ export class Library {
   readonly thumbnailsDir: string;
   private model: Promise<ClipModel> | null = null;
   private tagger: Promise<Tagger> | null = null;
+  private lastRetagged = 0;
   private index: VectorIndex | null = null;
   private running: Indexer | null = null;
+  /** A vocabulary given at open (tests, experiments); a person's saved or reset vocabulary replaces it. */
+  private vocabularyOverride: Vocabulary | undefined;
 
   private constructor(
     readonly db: Db,
@@ -77,6 +81,7 @@ export class Library {
     this.store = new LibraryStore(db);
     this.modelId = modelIdFor(options.modelDir, options.variant);
     this.thumbnailsDir = path.join(options.home, 'cache', 'thumbnails');
+    this.vocabularyOverride = options.vocabulary;
   }
 
   static open(options: LibraryOptions): Library {
@@ -111,20 +116,79 @@ export class Library {
   private getTagger(): Promise<Tagger> {
     if (!this.tagger) {
       this.tagger = (async () => {
-        const vocabulary = this.options.vocabulary ?? (await vocabularyFor(this.options.home));
+        const vocabulary = await this.vocabulary();
         const tagger = await Tagger.create(this.db, await this.clip(), this.modelId, vocabulary);
         const key = `${this.modelId}|${vocabulary.hash}`;
         if (this.store.setting('auto_tags') !== key) {
-          this.retagAll(tagger);
+          this.lastRetagged = this.retagAll(tagger);
           this.store.setSetting('auto_tags', key);
         }
         return tagger;
       })();
-      this.tagger.catch(() => {
-        this.tagger = null;
+      const made = this.tagger;
+      made.catch(() => {
+        if (this.tagger === made) this.tagger = null; // a newer vocabulary's tagger stays
       });
     }
     return this.tagger;
+  }
+
+  // ---- the vocabulary ----
+
+  private get ownVocabularyFile(): string {
+    return path.join(this.options.home, 'vocabulary.json');
+  }
+
+  /** The vocabulary in use: the one given at open, else the person's copy in the data folder, else the default. */
+  vocabulary(): Promise<Vocabulary> {
+    return this.vocabularyOverride ? Promise.resolve(this.vocabularyOverride) : vocabularyFor(this.options.home);
+  }
+
+  /** Whether the vocabulary in use is not the shipped default. */
+  customVocabulary(): boolean {
+    return this.vocabularyOverride !== undefined || existsSync(this.ownVocabularyFile);
+  }
+
+  /**
+   * Saves the person's vocabulary (checked first: an invalid one is refused with 'vocabulary-invalid' and the file
+   * is left as it was) and re-tags every photo from its stored embedding at once. Returns how many photos.
+   */
+  async setVocabulary(raw: unknown): Promise<{ labels: number; retagged: number }> {
+    const vocabulary = parseVocabulary(raw, 'the vocabulary');
+    this.refuseWhileIndexing();
+    const file = this.ownVocabularyFile;
+    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    try {
+      await writeFile(tmp, `${JSON.stringify(raw, null, 2)}\n`, 'utf8');
+      await rename(tmp, file);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    this.vocabularyOverride = undefined;
+    return { labels: vocabulary.labels.length, retagged: await this.retagNow() };
+  }
+
+  /** Deletes the person's vocabulary: the shipped default is used again, and every photo re-tagged. */
+  async resetVocabulary(): Promise<{ labels: number; retagged: number }> {
+    this.refuseWhileIndexing();
+    await rm(this.ownVocabularyFile, { force: true });
+    this.vocabularyOverride = undefined;
+    const retagged = await this.retagNow();
+    return { labels: (await this.getTagger()).vocabulary.labels.length, retagged };
+  }
+
+  private refuseWhileIndexing(): void {
+    if (this.running) throw new LibraryError('busy', 'the library is being indexed: change the vocabulary after it');
+  }
+
+  /** Drops the tagger; the next one (made now) re-tags from the stored embeddings, even for the same content. */
+  private async retagNow(): Promise<number> {
+    this.tagger = null;
+    this.store.setSetting('auto_tags', '');
+    this.lastRetagged = 0;
+    await this.getTagger();
+    return this.lastRetagged;
   }
 
   /** Re-tags every photo from its stored embedding: no image is decoded. Returns how many photos. */

@@ -9,6 +9,7 @@ import type { Conversation, ConversationSummary, Message, SendOptions } from '..
 import type { IndexProgress } from '../library/indexer.ts';
 import type { FolderInfo, SearchHit } from '../library/library.ts';
 import type { PhotoRow, PhotoTag } from '../library/store.ts';
+import type { VocabularyLabel } from '../library/vocabulary.ts';
 import type { Manifest, ModelStatus } from '../models/model-manager.ts';
 
 /** Images cross the process boundary once: a path the engine may read, bytes, or a library photo. */
@@ -81,6 +82,11 @@ export interface EngineMethods {
   tagsThreshold(): R<number>;
   tagsSetThreshold(args: { value: number }): R<null>;
   tagsExportXmp(args: { folderId?: number }): R<{ photos: number; written: number }>;
+  /** The vocabulary in use, and whether it is the person's own (not the shipped default). */
+  tagsVocabulary(): R<{ labels: VocabularyLabel[]; neutral: string[]; custom: boolean }>;
+  /** Saves the person's vocabulary and re-tags from stored embeddings; `retagged`: how many photos. */
+  tagsSetVocabulary(args: { vocabulary: unknown }): R<{ labels: number; retagged: number }>;
+  tagsResetVocabulary(): R<{ labels: number; retagged: number }>;
   // models and settings
   modelsList(): R<ModelStatus[]>;
   modelsDownload(args: { id: string }): R<Manifest>;

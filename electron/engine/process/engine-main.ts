@@ -191,6 +191,13 @@ const methods: EngineMethods = {
       const r = await lib().exportXmp(folder);
       return { photos: r.photos, written: r.written.filter((w) => w.created || w.added.length > 0).length };
     }),
+  tagsVocabulary: () =>
+    result(async () => {
+      const v = await lib().vocabulary();
+      return { labels: v.labels, neutral: v.neutral, custom: lib().customVocabulary() };
+    }),
+  tagsSetVocabulary: (a) => result(() => lib().setVocabulary(a.vocabulary)),
+  tagsResetVocabulary: () => result(() => lib().resetVocabulary()),
   // models and settings
   modelsList: () => result(() => models.list()),
   modelsDownload: (a) =>

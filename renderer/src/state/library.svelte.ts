@@ -11,6 +11,8 @@ import type {
   ModelView,
   PhotoDetail,
   PhotoHit,
+  VocabularyEdit,
+  VocabularyView,
 } from '../../../electron/ipc/contract.ts';
 import { type Api, ApiError } from '../lib/api.ts';
 
@@ -120,6 +122,104 @@ export function messageOf(err: unknown): string {
   return 'Something went wrong. Try again.';
 }
 
+// ---- the vocabulary, as the editor holds it ----
+
+export interface LabelDraft {
+  /** For keyed lists only; never sent. */
+  key: number;
+  name: string;
+  /** One prompt a line. */
+  prompts: string;
+  /** Empty: the global tag threshold. */
+  threshold: number | null | undefined;
+}
+export interface CategoryDraft {
+  key: number;
+  name: string;
+  labels: LabelDraft[];
+}
+export interface VocabularyDraft {
+  categories: CategoryDraft[];
+  /** One neutral prompt a line. */
+  neutral: string;
+}
+
+/** The contract's limits on a vocabulary (tags.setVocabulary), checked here first to say what to fix. */
+export const VOCABULARY_LIMITS = {
+  labels: 5000,
+  categories: 50,
+  name: 100,
+  prompts: 8,
+  prompt: 300,
+  neutral: 50,
+} as const;
+
+let draftKey = 0;
+const lines = (text: string) =>
+  text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+
+export function toDraft(v: VocabularyView | VocabularyEdit): VocabularyDraft {
+  return {
+    categories: v.categories.map((c) => ({
+      key: ++draftKey,
+      name: c.name,
+      labels: c.labels.map((l) => ({
+        key: ++draftKey,
+        name: l.name,
+        prompts: l.prompts.join('\n'),
+        threshold: l.threshold ?? null,
+      })),
+    })),
+    neutral: v.neutral.join('\n'),
+  };
+}
+
+/** The draft as the contract takes it, or a sentence saying what to fix first. */
+export function fromDraft(d: VocabularyDraft): { edit: VocabularyEdit } | { problem: string } {
+  const L = VOCABULARY_LIMITS;
+  const neutral = lines(d.neutral);
+  if (neutral.length === 0) return { problem: 'Add at least one neutral prompt (“a photo.”).' };
+  if (neutral.length > L.neutral) return { problem: `At most ${L.neutral} neutral prompts.` };
+  if (neutral.some((p) => p.length > L.prompt)) return { problem: `A prompt is at most ${L.prompt} characters.` };
+  if (d.categories.length === 0) return { problem: 'Add at least one category.' };
+  if (d.categories.length > L.categories) return { problem: `At most ${L.categories} categories.` };
+  const seen = new Set<string>();
+  let count = 0;
+  const categories: VocabularyEdit['categories'] = [];
+  for (const [ci, c] of d.categories.entries()) {
+    const cname = c.name.trim();
+    if (!cname) return { problem: `Category ${ci + 1} needs a name.` };
+    if (cname.length > L.name) return { problem: `The category name “${cname}” is over ${L.name} characters.` };
+    const labels: VocabularyEdit['categories'][number]['labels'] = [];
+    for (const l of c.labels) {
+      const name = l.name.trim();
+      if (!name) return { problem: `A label in “${cname}” has no name.` };
+      if (name.length > L.name)
+        return { problem: `The label name “${name.slice(0, 30)}…” is over ${L.name} characters.` };
+      if (seen.has(name.toLowerCase())) return { problem: `The label “${name}” appears twice.` };
+      seen.add(name.toLowerCase());
+      const prompts = lines(l.prompts);
+      if (prompts.length === 0) return { problem: `The label “${name}” needs at least one prompt.` };
+      if (prompts.length > L.prompts) return { problem: `The label “${name}” has over ${L.prompts} prompts.` };
+      if (prompts.some((p) => p.length > L.prompt))
+        return { problem: `A prompt of “${name}” is over ${L.prompt} characters.` };
+      const t = l.threshold;
+      const hasThreshold = typeof t === 'number' && !Number.isNaN(t);
+      if (hasThreshold && !(t >= 0 && t <= 1))
+        return { problem: `The threshold of “${name}” is a number from 0 to 1.` };
+      labels.push({ name, prompts, ...(hasThreshold ? { threshold: t } : {}) });
+    }
+    count += labels.length;
+    categories.push({ name: cname, labels });
+  }
+  if (count === 0) return { problem: 'Add at least one label.' };
+  if (count > L.labels) return { problem: `At most ${L.labels} labels in all.` };
+  return { edit: { categories, neutral } };
+}
+
 const ACTIVE: ReadonlySet<IndexProgressView['phase']> = new Set(['scanning', 'indexing', 'paused']);
 
 export class LibraryState {
@@ -132,7 +232,7 @@ export class LibraryState {
   indexErrors = $state.raw<IndexError[] | null>(null);
 
   /** What the middle of the view shows. */
-  mode = $state<'photos' | 'duplicates'>('photos');
+  mode = $state<'photos' | 'duplicates' | 'vocabulary'>('photos');
 
   // search
   query = $state('');
@@ -160,6 +260,16 @@ export class LibraryState {
 
   // settings
   tagThreshold = $state<number | null>(null);
+
+  // the vocabulary editor: the draft is edited in memory until saved
+  vocabulary = $state<VocabularyDraft | null>(null);
+  /** The saved vocabulary is the person's own (false: the shipped default). */
+  vocabularyCustom = $state(false);
+  vocabularyBusy = $state<'loading' | 'saving' | 'resetting' | null>(null);
+  /** What the last save or reset did. */
+  vocabularyMessage = $state<string | null>(null);
+  /** What went wrong with the vocabulary, shown in the editor. */
+  vocabularyError = $state<string | null>(null);
 
   // first run: the CLIP model (undefined: not asked yet; null: not in the catalog or models.list failed)
   clip = $state.raw<ModelView | null | undefined>(undefined);
@@ -459,6 +569,98 @@ export class LibraryState {
     this.tagThreshold = value;
     if (this.open) await this.reloadPhoto(this.open.id);
     if (this.shown?.tags.length) await this.runSearch(this.lastArg);
+    return true;
+  }
+
+  // ---- the vocabulary ----
+
+  async loadVocabulary(): Promise<void> {
+    this.vocabularyBusy = 'loading';
+    this.vocabularyError = null;
+    try {
+      const v = await this.api.call('tags.vocabulary');
+      this.vocabulary = toDraft(v);
+      this.vocabularyCustom = v.custom;
+    } catch (err) {
+      this.vocabularyError = messageOf(err);
+    } finally {
+      this.vocabularyBusy = null;
+    }
+  }
+
+  addCategory(): CategoryDraft | null {
+    if (!this.vocabulary) return null;
+    this.vocabulary.categories.push({ key: ++draftKey, name: 'New category', labels: [] });
+    return this.vocabulary.categories.at(-1)!;
+  }
+
+  removeCategory(key: number): void {
+    if (!this.vocabulary) return;
+    this.vocabulary.categories = this.vocabulary.categories.filter((c) => c.key !== key);
+  }
+
+  addLabel(categoryKey: number): LabelDraft | null {
+    const c = this.vocabulary?.categories.find((x) => x.key === categoryKey);
+    if (!c) return null;
+    c.labels.push({ key: ++draftKey, name: '', prompts: '', threshold: null });
+    return c.labels.at(-1)!;
+  }
+
+  removeLabel(categoryKey: number, labelKey: number): void {
+    const c = this.vocabulary?.categories.find((x) => x.key === categoryKey);
+    if (c) c.labels = c.labels.filter((l) => l.key !== labelKey);
+  }
+
+  private async afterRetag(): Promise<void> {
+    if (this.open) await this.reloadPhoto(this.open.id);
+    if (this.shown?.tags.length) await this.runSearch(this.lastArg);
+  }
+
+  /** Saves the draft; photos are re-tagged from their stored embeddings at once. True when saved. */
+  async saveVocabulary(): Promise<boolean> {
+    if (!this.vocabulary || this.vocabularyBusy) return false;
+    this.vocabularyMessage = null;
+    const checked = fromDraft(this.vocabulary);
+    if ('problem' in checked) {
+      this.vocabularyError = checked.problem;
+      return false;
+    }
+    this.vocabularyBusy = 'saving';
+    this.vocabularyError = null;
+    try {
+      const r = await this.api.call('tags.setVocabulary', checked.edit);
+      this.vocabularyCustom = true;
+      this.vocabularyMessage = `Saved ${formatCount(r.labels)} ${r.labels === 1 ? 'label' : 'labels'}. Re-tagged ${formatCount(r.retagged)} ${r.retagged === 1 ? 'photo' : 'photos'} from stored embeddings.`;
+    } catch (err) {
+      this.vocabularyError = messageOf(err);
+      return false;
+    } finally {
+      this.vocabularyBusy = null;
+    }
+    await this.afterRetag();
+    return true;
+  }
+
+  /** Back to the shipped vocabulary: the person's copy is deleted. */
+  async resetVocabulary(): Promise<boolean> {
+    if (this.vocabularyBusy) return false;
+    this.vocabularyBusy = 'resetting';
+    this.vocabularyError = null;
+    this.vocabularyMessage = null;
+    try {
+      const r = await this.api.call('tags.resetVocabulary');
+      this.vocabularyCustom = false;
+      this.vocabularyMessage = `Back to the default vocabulary. Re-tagged ${formatCount(r.retagged)} ${r.retagged === 1 ? 'photo' : 'photos'} from stored embeddings.`;
+    } catch (err) {
+      this.vocabularyError = messageOf(err);
+      return false;
+    } finally {
+      this.vocabularyBusy = null;
+    }
+    const message = this.vocabularyMessage;
+    await this.loadVocabulary();
+    this.vocabularyMessage = message;
+    await this.afterRetag();
     return true;
   }
 
