@@ -111,6 +111,12 @@ export interface ModelView {
   installed: boolean;
   readsText: boolean;
 }
+export interface RuntimeView {
+  /** Backends this machine offers, best first (always ends with 'cpu'). */
+  backends: string[];
+  /** What runs the loaded chat model, or null when none is loaded yet. */
+  chat: { backend: string; device: string; gpuLayers: number; chatTemplate: string; notes: string[] } | null;
+}
 export interface EngineStatusView {
   state: 'starting' | 'ready' | 'restarting' | 'stopped';
   restarts: number;
@@ -275,6 +281,8 @@ export const CHANNELS = {
   'settings.set': channel<SettingsView>()(settingsArg),
   // engine
   'engine.status': channel<EngineStatusView>()(none),
+  /** The hardware found and what runs the loaded chat model. */
+  'engine.runtime': channel<RuntimeView>()(none),
   // screenshot-and-ask: the flow itself lives in the main process
   'capture.start': channel<null>()(none),
 } as const;

@@ -177,6 +177,21 @@ export function createBackend(deps: BackendDeps) {
       return settings();
     },
     'engine.status': () => engine.state(),
+    'engine.runtime': async () => {
+      const [backends, info] = await Promise.all([engine.call('backends'), engine.call('modelInfo')]);
+      return {
+        backends,
+        chat: info
+          ? {
+              backend: info.backend,
+              device: info.device,
+              gpuLayers: info.gpuLayers,
+              chatTemplate: info.chatTemplate,
+              notes: info.notes,
+            }
+          : null,
+      };
+    },
     'capture.start': () => {
       deps.startCapture();
       return null;

@@ -152,6 +152,10 @@ describe('every channel reaches the engine and returns its result', () => {
     const first = (got.messages[0] as unknown as { id: number }).id;
     await okCall('chat.edit', { conversationId: conv.id, messageId: first, text: 'And now?' });
     expect(await okCall('chat.list')).toHaveLength(1);
+    expect(await okCall('engine.runtime')).toMatchObject({
+      backends: expect.arrayContaining(['cpu']),
+      chat: { backend: 'cpu', gpuLayers: 0, chatTemplate: 'vicuna' },
+    });
     await okCall('chat.delete', { conversationId: conv.id });
     // models
     const list = await okCall<{ id: string; installed: boolean }[]>('models.list');

@@ -287,3 +287,17 @@ describe('formatting', () => {
     expect(formatEta(3900)).toBe('1 h 5 min left');
   });
 });
+
+describe('hardware', () => {
+  it('shows the backends found and what runs the loaded chat model', async () => {
+    setup({
+      'engine.runtime': {
+        backends: ['cuda', 'cpu'],
+        chat: { backend: 'cuda', device: 'NVIDIA RTX 4070', gpuLayers: 33, chatTemplate: 'vicuna', notes: [] },
+      },
+    });
+    const line = await screen.findByTestId('runtime-line');
+    expect(line.textContent).toMatch(/Hardware found: CUDA, CPU/);
+    expect(line.textContent).toMatch(/runs on CUDA \(NVIDIA RTX 4070\),\s+33 GPU layers/);
+  });
+});

@@ -63,6 +63,8 @@ export interface EngineMethods {
   chatStop(args: { conversationId: number }): R<boolean>;
   chatAttachment(args: { hash: string }): R<string | null>;
   modelInfo(): R<BackendInfo | null>;
+  /** The backends this machine offers, best first. */
+  backends(): R<string[]>;
   // library
   libFolders(): R<FolderInfo[]>;
   libAddFolder(args: { path: string }): R<FolderInfo>;

@@ -3,6 +3,7 @@
 // EngineSupervisor with child_process.fork (Electron's utilityProcess in the desktop app); talks birpc over the
 // process message channel. Services start on first use: a window that only chats never loads CLIP.
 import { createBirpc } from 'birpc';
+import { candidateBackends } from '../../../native-models/llava/backend.ts';
 import { checkPair } from '../../../native-models/llava/gguf-check.ts';
 import { loadLlamaNodeChat } from '../../../native-models/llava/llama-node.ts';
 import { fail, ok, type Result } from '../../ipc/result.ts';
@@ -132,6 +133,7 @@ const methods: EngineMethods = {
   chatStop: (a) => result(() => chat.stop(a.conversationId)),
   chatAttachment: (a) => result(() => chat.attachmentFile(a.hash) ?? null),
   modelInfo: () => result(() => chat.info()),
+  backends: () => result(() => candidateBackends()),
   // library
   libFolders: () => result(() => lib().folders()),
   libAddFolder: (a) =>

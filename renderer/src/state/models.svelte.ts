@@ -1,7 +1,7 @@
 // The Models view's state: the catalog, each model's download (driven by models.progress while models.download is
 // pending), cancel, remove, verify, and the engine's health. One per Api, so that a download started here keeps its
 // progress when the person leaves the view and comes back.
-import type { AppEvents, EngineStatusView, ModelView } from '../../../electron/ipc/contract.ts';
+import type { AppEvents, EngineStatusView, ModelView, RuntimeView } from '../../../electron/ipc/contract.ts';
 import { type Api, ApiError } from '../lib/api.ts';
 
 export type Kind = ModelView['kind'];
@@ -63,6 +63,8 @@ export class ModelsState {
   loading = $state(false);
   /** Why the catalog could not be read, if it could not. */
   listError = $state<string | null>(null);
+  /** The hardware found and what runs the loaded chat model. */
+  runtime = $state<RuntimeView | null>(null);
   engine = $state<EngineStatusView | null>(null);
   activity = $state<Record<string, ModelActivity>>({});
   private listRequests = 0;
@@ -100,6 +102,12 @@ export class ModelsState {
   /** Reads the catalog and the engine's status. */
   async load(): Promise<void> {
     this.loading = true;
+    void this.api.call('engine.runtime').then(
+      (r) => {
+        this.runtime = r;
+      },
+      () => {},
+    );
     const events = this.engineEvents;
     const engine = this.api.call('engine.status').then(
       (s) => {
