@@ -111,6 +111,32 @@ export interface ModelView {
   installed: boolean;
   readsText: boolean;
 }
+/** A selection on the capture overlay, in the overlay's CSS pixels (its window covers one display exactly). */
+export interface OverlayRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+export interface CaptureFrameView {
+  /** glance://capture/<id>: the frozen screen, served by id. */
+  imageUrl: string;
+  /** Physical pixels of the capture, and the display's scale factor (physical = CSS x scale). */
+  width: number;
+  height: number;
+  scaleFactor: number;
+}
+export interface AskContextView {
+  /** glance://capture/<id> of the cropped region. */
+  imageUrl: string;
+  width: number;
+  height: number;
+  /** Installed chat models, those that read text well first; the one that will answer. */
+  models: { id: string; name: string; readsText: boolean }[];
+  model: string | null;
+  conversationId: number | null;
+}
+
 export interface RuntimeView {
   /** Backends this machine offers, best first (always ends with 'cpu'). */
   backends: string[];
@@ -228,6 +254,22 @@ const settingsArg = v.strictObject({
   chatModel: v.optional(v.nullable(catalogId)),
 });
 
+const pixels = v.pipe(v.number(), v.finite(), v.minValue(-1e5), v.maxValue(1e5));
+const selectArg = v.strictObject({
+  rect: v.nullable(
+    v.strictObject({
+      x: pixels,
+      y: pixels,
+      width: v.pipe(pixels, v.minValue(1)),
+      height: v.pipe(pixels, v.minValue(1)),
+    }),
+  ),
+});
+const askArg = v.strictObject({
+  text: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(32_000)),
+  model: modelChoice,
+});
+
 // ---- channels ----
 
 /** A channel: the schema of its one argument, and (as a type only) what it returns. */
@@ -285,6 +327,17 @@ export const CHANNELS = {
   'engine.runtime': channel<RuntimeView>()(none),
   // screenshot-and-ask: the flow itself lives in the main process
   'capture.start': channel<null>()(none),
+  /** The overlay asks for the frozen screen it shows. */
+  'capture.frame': channel<CaptureFrameView | null>()(none),
+  /** The overlay's answer: the selected region (Enter with no selection sends the whole display). */
+  'capture.select': channel<null>()(selectArg),
+  'capture.cancel': channel<null>()(none),
+  /** The ask window asks what it is about. */
+  'ask.context': channel<AskContextView | null>()(none),
+  /** A question about the captured region; the answer streams as chat.token events. */
+  'ask.send': channel<MessageView>()(askArg),
+  /** Moves the exchange (image included) into the main window's chat. */
+  'ask.continueInChat': channel<{ conversationId: number } | null>()(none),
 } as const;
 
 export type Channel = keyof typeof CHANNELS;
@@ -304,9 +357,17 @@ export interface AppEvents {
     etaSeconds: number | null;
   };
   'engine.status': EngineStatusView;
+  /** Show this conversation in the main window's chat ("Continue in chat" from the ask window). */
+  'chat.open': { conversationId: number };
 }
 export type AppEvent = keyof AppEvents;
-export const EVENTS: readonly AppEvent[] = ['library.progress', 'chat.token', 'models.progress', 'engine.status'];
+export const EVENTS: readonly AppEvent[] = [
+  'library.progress',
+  'chat.token',
+  'models.progress',
+  'engine.status',
+  'chat.open',
+];
 
 /** The IPC channel name on the wire: every channel and event lives under one prefix. */
 export const wire = (name: Channel | AppEvent) => `glance:${name}`;

@@ -6,14 +6,15 @@ import type { SearchHit } from '../engine/library/library.ts';
 import type { EngineSettings } from '../engine/process/contract.ts';
 import type { EngineSupervisor } from '../engine/process/supervisor.ts';
 import type { MessageView, PhotoHit, SettingsView, VocabularyCategoryView } from '../ipc/contract.ts';
+import type { CaptureFlowApi } from './capture/flow-api.ts';
 import type { Handlers } from './router.ts';
 
 export interface BackendDeps {
   engine: Pick<EngineSupervisor, 'call' | 'state'>;
   /** The native folder picker; null when the user cancels. */
   pickFolder: () => Promise<string | null>;
-  /** Starts the screenshot-and-ask flow. */
-  startCapture: () => void;
+  /** The screenshot-and-ask flow (capture/flow.ts). */
+  capture: CaptureFlowApi;
   /** Re-registers the global shortcut when the setting changes; returns a sentence when the system refuses it. */
   applyHotkey?: (accelerator: string) => string | null;
   dataFolder: string;
@@ -193,9 +194,21 @@ export function createBackend(deps: BackendDeps) {
       };
     },
     'capture.start': () => {
-      deps.startCapture();
+      deps.capture.start();
       return null;
     },
+    'capture.frame': () => deps.capture.frame(),
+    'capture.select': async (a) => {
+      await deps.capture.select(a.rect);
+      return null;
+    },
+    'capture.cancel': () => {
+      deps.capture.cancel();
+      return null;
+    },
+    'ask.context': () => deps.capture.askContext(),
+    'ask.send': (a) => deps.capture.askSend(a.text, a.model),
+    'ask.continueInChat': () => deps.capture.continueInChat(),
   };
 
   return {

@@ -1,15 +1,31 @@
 // The desktop app's main process: lifecycle and wiring only. Everything with logic lives in the modules it imports.
 import path from 'node:path';
-import { app, type BrowserWindow, dialog, ipcMain, nativeImage, protocol, screen, session, type Tray } from 'electron';
+import {
+  app,
+  type BrowserWindow,
+  desktopCapturer,
+  dialog,
+  globalShortcut,
+  ipcMain,
+  nativeImage,
+  protocol,
+  screen,
+  session,
+  systemPreferences,
+  type Tray,
+} from 'electron';
 import { resolveHome } from '../engine/paths.ts';
 import type { EngineSupervisor } from '../engine/process/supervisor.ts';
 import { createBackend } from './backend.ts';
+import type { CaptureDisplay } from './capture/crop.ts';
+import { type CaptureFlow, createCaptureFlow, type Grabbed } from './capture/flow.ts';
+import { createAskHotkey, DEFAULT_ASK_HOTKEY } from './capture/hotkey.ts';
 import { startEngine } from './engine-host.ts';
 import { handleGlanceProtocol, registerGlanceScheme } from './protocol.ts';
 import { registerRouter } from './router.ts';
 import { AppContents, type AppLocation, applySessionSecurity, hardenContents, trustedSender } from './security.ts';
 import { createTray, FALLBACK_TRAY_ICON } from './tray.ts';
-import { appFiles, broadcast, createCaptureOverlay, createMainWindow } from './windows.ts';
+import { appFiles, broadcast, createAskWindow, createCaptureOverlay, createMainWindow } from './windows.ts';
 
 /** Passed by a second launch (a desktop shortcut, a system hotkey) to start screenshot-and-ask in the running app. */
 export const ASK_SCREEN_ARG = '--ask-screen';
@@ -33,6 +49,8 @@ function main(): void {
   const home = resolveHome();
   let mainWindow: BrowserWindow | null = null;
   let overlay: BrowserWindow | null = null;
+  let askWindow: BrowserWindow | null = null;
+  let flow: CaptureFlow | null = null;
   let engine: EngineSupervisor | null = null;
   let unregisterRouter: (() => void) | null = null;
   let tray: Tray | null = null; // held here: a tray nobody references is garbage-collected off the screen
@@ -51,16 +69,54 @@ function main(): void {
     mainWindow.focus();
   };
 
-  // Screenshot-and-ask starts with the region picker on the display under the pointer; the capture and the ask
-  // window that follow belong to the screenshot work.
+  // Screenshot-and-ask: the shortcut, the tray and `--ask-screen` all start the same flow (capture/flow.ts).
   const askAboutScreen = () => {
-    if (!app.isReady()) return;
+    if (!app.isReady() || !flow) return;
     if (overlay && !overlay.isDestroyed()) return overlay.focus();
-    const display = screen.getDisplayNearestPoint(screen.getCursorScreenPoint());
-    overlay = createCaptureOverlay({ files, contents, bounds: display.bounds });
-    overlay.on('closed', () => {
-      overlay = null;
+    void flow.start();
+  };
+  const hotkey = createAskHotkey(globalShortcut, askAboutScreen);
+  const warn = (message: string) => {
+    void dialog.showMessageBox({ type: 'warning', title: 'Glance', message });
+  };
+  const close = (win: BrowserWindow | null) => {
+    if (win && !win.isDestroyed()) win.close();
+  };
+
+  const makeFlow = (engineRef: EngineSupervisor): CaptureFlow => {
+    const f: CaptureFlow = createCaptureFlow({
+      engine: engineRef,
+      platform: process.platform,
+      mediaAccess: () => systemPreferences.getMediaAccessStatus('screen'),
+      report: warn,
+      displayUnderPointer: () => screen.getDisplayNearestPoint(screen.getCursorScreenPoint()),
+      grab: (display) => grabDisplay(display),
+      openOverlay: (display) => {
+        overlay = createCaptureOverlay({ files, contents, bounds: display.bounds });
+        const mine = overlay;
+        mine.on('closed', () => {
+          if (overlay === mine) overlay = null;
+          f.overlayClosed();
+        });
+      },
+      closeOverlay: () => close(overlay),
+      openAskWindow: (position) => {
+        close(askWindow);
+        askWindow = createAskWindow({ files, contents });
+        askWindow.setPosition(position.x, position.y);
+        const mine = askWindow;
+        mine.on('closed', () => {
+          if (askWindow === mine) askWindow = null;
+          f.askClosed();
+        });
+      },
+      closeAskWindow: () => close(askWindow),
+      showChat: (conversationId: number) => {
+        showMainWindow();
+        broadcast(contents, 'chat.open', { conversationId });
+      },
     });
+    return f;
   };
 
   app.on('web-contents-created', (_event, created) => hardenContents(created, location));
@@ -82,6 +138,8 @@ function main(): void {
     if (quit === 'stopping') return;
     quit = 'stopping';
     unregisterRouter?.();
+    hotkey.release();
+    flow?.cancel();
     Promise.resolve(engine?.stop())
       .catch((err: unknown) => console.error(`Glance: the engine did not stop cleanly: ${String(err)}`))
       .finally(() => {
@@ -107,6 +165,7 @@ function main(): void {
         },
         onStatus: (s) => broadcast(contents, 'engine.status', s),
       });
+      flow = makeFlow(engine);
       const backend = createBackend({
         engine,
         dataFolder: home,
@@ -117,13 +176,24 @@ function main(): void {
             : await dialog.showOpenDialog(options);
           return r.canceled ? null : (r.filePaths[0] ?? null);
         },
-        startCapture: askAboutScreen,
+        capture: flow,
+        applyHotkey: (accelerator) => hotkey.apply(accelerator),
       });
       unregisterRouter = registerRouter(ipcMain, backend.handlers, trustedSender(location, contents));
       handleGlanceProtocol(session.defaultSession.protocol, {
         thumbnail: backend.resolveThumbnail,
         attachment: backend.resolveAttachment,
+        capture: (id) => flow?.image(id) ?? Promise.resolve(null),
       });
+      // The shortcut from settings; a refusal is said once, the app keeps working (tray, `--ask-screen`).
+      void engine
+        .call('settingsGet')
+        .then((s) => s.hotkey || DEFAULT_ASK_HOTKEY)
+        .catch(() => DEFAULT_ASK_HOTKEY)
+        .then((accelerator) => {
+          const refused = hotkey.apply(accelerator);
+          if (refused) warn(`The screenshot shortcut is not available: ${refused}.`);
+        });
       showMainWindow();
       tray ??= createTray(trayIcon(), { open: showMainWindow, askAboutScreen, quit: () => app.quit() });
       if (process.argv.includes(ASK_SCREEN_ARG)) askAboutScreen();
@@ -137,6 +207,21 @@ function main(): void {
 /** The shipped resources/ folder: beside the package's asar (Forge's extraResource), or in the repository. */
 function resourcesDir(): string {
   return app.isPackaged ? path.join(process.resourcesPath, 'resources') : path.join(app.getAppPath(), 'resources');
+}
+
+/** The display's picture at its physical size, from the screen source whose display_id is that display's. */
+async function grabDisplay(display: CaptureDisplay): Promise<Grabbed> {
+  const size = {
+    width: Math.round(display.bounds.width * display.scaleFactor),
+    height: Math.round(display.bounds.height * display.scaleFactor),
+  };
+  const sources = await desktopCapturer.getSources({ types: ['screen'], thumbnailSize: size });
+  // display_id is empty on some Linux setups: with one screen source, that is the one.
+  const source =
+    sources.find((s) => s.display_id === String(display.id)) ?? (sources.length === 1 ? sources[0] : undefined);
+  if (!source || source.thumbnail.isEmpty()) throw new Error('the system gave no picture of this display');
+  const got = source.thumbnail.getSize();
+  return { png: new Uint8Array(source.thumbnail.toPNG()), width: got.width, height: got.height };
 }
 
 /** resources/icons/tray.png when the package has one, else a plain built-in mark. */

@@ -1,6 +1,7 @@
-// The glance:// scheme: how the window shows pictures without ever naming a file. Two kinds of URL only:
+// The glance:// scheme: how the window shows pictures without ever naming a file. Three kinds of URL only:
 //   glance://thumb/<photo id>         the 256 px WebP thumbnail of a library photo
 //   glance://attachment/<sha256 hex>  an image stored for a chat message
+//   glance://capture/<32 hex>         screenshot-and-ask's frozen screen or its crop, held in memory
 // The file comes from a resolver (the engine's index), never from the URL; anything else is a 404 before any
 // file is touched.
 import { readFile as fsReadFile } from 'node:fs/promises';
@@ -22,14 +23,20 @@ export function registerGlanceScheme(protocol: Pick<Protocol, 'registerSchemesAs
 export interface GlanceResolvers {
   thumbnail(photoId: number): Promise<string | null>;
   attachment(hash: string): Promise<string | null>;
+  /** The bytes of a screen capture by id (never a file); absent: no capture is served. */
+  capture?(id: string): Promise<Uint8Array | null>;
 }
 
-export type GlanceRoute = { kind: 'thumb'; photoId: number } | { kind: 'attachment'; hash: string };
+export type GlanceRoute =
+  | { kind: 'thumb'; photoId: number }
+  | { kind: 'attachment'; hash: string }
+  | { kind: 'capture'; id: string };
 
 // Matched against the whole URL as it arrives: no query, no fragment, no user info, no port, no extra segment,
 // no percent-encoding anywhere. Chromium lower-cases the host of a standard scheme, so the host is matched as is.
 const THUMB = /^glance:\/\/thumb\/([1-9][0-9]{0,15})$/i;
 const ATTACHMENT = /^glance:\/\/attachment\/([0-9a-f]{64})$/i;
+const CAPTURE = /^glance:\/\/capture\/([0-9a-f]{32})$/;
 
 /** The route of a glance:// URL, or null for anything that is not exactly one of the two forms. */
 export function parseGlanceUrl(url: string): GlanceRoute | null {
@@ -41,6 +48,9 @@ export function parseGlanceUrl(url: string): GlanceRoute | null {
   const attachment = ATTACHMENT.exec(url);
   // Hashes are stored in lower case (Node's hex digest); an upper-case one is not a name Glance gave out.
   if (attachment && /^[0-9a-f]+$/.test(attachment[1]!)) return { kind: 'attachment', hash: attachment[1]! };
+  // Capture ids are random lower-case hex, handed out by the capture flow.
+  const capture = CAPTURE.exec(url);
+  if (capture) return { kind: 'capture', id: capture[1]! };
   return null;
 }
 
@@ -74,6 +84,25 @@ export async function serveGlance(
   if (request.method !== 'GET' && request.method !== 'HEAD') return notFound();
   const route = parseGlanceUrl(request.url);
   if (!route) return notFound();
+  if (route.kind === 'capture') {
+    let bytes: Uint8Array | null;
+    try {
+      bytes = (await resolvers.capture?.(route.id)) ?? null;
+    } catch {
+      return notFound();
+    }
+    if (!bytes || imageType(bytes) !== 'image/png') return notFound();
+    return new Response(request.method === 'HEAD' ? null : (bytes as Uint8Array<ArrayBuffer>), {
+      status: 200,
+      headers: {
+        'Content-Type': 'image/png',
+        'Content-Length': String(bytes.byteLength),
+        'X-Content-Type-Options': 'nosniff',
+        // A screenshot must not outlive the flow that made it: nothing is kept in a cache.
+        'Cache-Control': 'no-store',
+      },
+    });
+  }
   let file: string | null;
   try {
     file = route.kind === 'thumb' ? await resolvers.thumbnail(route.photoId) : await resolvers.attachment(route.hash);

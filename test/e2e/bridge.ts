@@ -6,10 +6,12 @@ import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import sharp from 'sharp';
 import { WebSocketServer } from 'ws';
 import { EngineSupervisor } from '../../electron/engine/process/supervisor.ts';
 import { CHANNELS } from '../../electron/ipc/contract.ts';
 import { createBackend } from '../../electron/main/backend.ts';
+import { createCaptureFlow } from '../../electron/main/capture/flow.ts';
 import { dispatch } from '../../electron/main/router.ts';
 
 export interface Bridge {
@@ -83,11 +85,42 @@ export async function startBridge(opts: {
   });
   await engine.start();
   const pickFolder = { next: null as string | null };
+  // No screens here: a fixed 1280x800 display whose "screen" is white with one dark band.
+  const backendCapture = createCaptureFlow({
+    engine,
+    platform: 'linux',
+    displayUnderPointer: () => ({
+      id: 1,
+      bounds: { x: 0, y: 0, width: 1280, height: 800 },
+      workArea: { x: 0, y: 0, width: 1280, height: 770 },
+      scaleFactor: 1,
+    }),
+    grab: async (d) => {
+      const png = await sharp({
+        create: { width: d.bounds.width, height: d.bounds.height, channels: 3, background: '#ffffff' },
+      })
+        .composite([
+          {
+            input: { create: { width: 600, height: 40, channels: 3, background: '#202020' } },
+            left: 100,
+            top: 100,
+          },
+        ])
+        .png()
+        .toBuffer();
+      return { png: new Uint8Array(png), width: d.bounds.width, height: d.bounds.height };
+    },
+    openOverlay: () => {},
+    closeOverlay: () => {},
+    openAskWindow: () => {},
+    closeAskWindow: () => {},
+    showChat: () => {},
+  });
   const backend = createBackend({
     engine,
     dataFolder: opts.home,
     pickFolder: async () => pickFolder.next,
-    startCapture: () => {},
+    capture: backendCapture,
   });
   const client = CLIENT.replace('__CHANNELS__', JSON.stringify(Object.keys(CHANNELS)));
 
@@ -96,6 +129,13 @@ export async function startBridge(opts: {
     try {
       if (url.pathname === '/bridge.js') {
         res.writeHead(200, { 'content-type': TYPES['.js']! }).end(client);
+        return;
+      }
+      const shot = /^\/glance\/capture\/([0-9a-f]{32})$/.exec(url.pathname);
+      if (shot) {
+        const bytes = await backendCapture.image(shot[1]!);
+        if (!bytes) throw new Error('not found');
+        res.writeHead(200, { 'content-type': 'image/png' }).end(bytes);
         return;
       }
       const pic = /^\/glance\/(thumb|attachment)\/([0-9a-f]+)$/.exec(url.pathname);

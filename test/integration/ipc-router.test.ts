@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { IpcMain, IpcMainInvokeEvent } from 'electron';
+import sharp from 'sharp';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ModelManager } from '../../electron/engine/models/model-manager.ts';
@@ -13,6 +14,7 @@ import { EngineSupervisor } from '../../electron/engine/process/supervisor.ts';
 import { CHANNELS, type Channel, wire } from '../../electron/ipc/contract.ts';
 import type { Result } from '../../electron/ipc/result.ts';
 import { createBackend } from '../../electron/main/backend.ts';
+import { type CaptureFlow, createCaptureFlow } from '../../electron/main/capture/flow.ts';
 import { dispatch, type Handlers, registerRouter } from '../../electron/main/router.ts';
 import { CHAT_CATALOG } from '../../native-models/catalog.ts';
 import { type FakeHub, startFakeHub } from '../fixtures/fake-hub.ts';
@@ -37,7 +39,9 @@ let tmp: string;
 let engine: EngineSupervisor;
 let hub: FakeHub;
 let call: <C extends Channel>(c: C, arg?: unknown, url?: string) => Promise<Result<unknown>>;
-let capture: ReturnType<typeof vi.fn<() => void>>;
+let capture: CaptureFlow;
+const windows: string[] = [];
+const shownChats: number[] = [];
 let photos: string;
 
 beforeAll(async () => {
@@ -60,8 +64,32 @@ beforeAll(async () => {
   process.env.GLANCE_HUB_ENDPOINT = hub.url; // inherited by the engine process
   engine = new EngineSupervisor({ home });
   await engine.start();
-  capture = vi.fn<() => void>();
-  const backend = createBackend({ engine, pickFolder: async () => photos, startCapture: capture, dataFolder: home });
+  // screenshot-and-ask with a fake 400x300 display at scale 2: left half red, right half blue
+  capture = createCaptureFlow({
+    engine,
+    platform: 'linux',
+    displayUnderPointer: () => ({
+      id: 7,
+      bounds: { x: -400, y: 0, width: 400, height: 300 },
+      workArea: { x: -400, y: 0, width: 400, height: 280 },
+      scaleFactor: 2,
+    }),
+    grab: async () => {
+      const png = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#0a0ae6' } })
+        .composite([
+          { input: { create: { width: 400, height: 600, channels: 3, background: '#e60a0a' } }, left: 0, top: 0 },
+        ])
+        .png()
+        .toBuffer();
+      return { png: new Uint8Array(png), width: 800, height: 600 };
+    },
+    openOverlay: () => void windows.push('overlay'),
+    closeOverlay: () => void windows.push('-overlay'),
+    openAskWindow: () => void windows.push('ask'),
+    closeAskWindow: () => void windows.push('-ask'),
+    showChat: (id) => void shownChats.push(id),
+  });
+  const backend = createBackend({ engine, pickFolder: async () => photos, capture, dataFolder: home });
   const { ipc, handlers } = fakeIpc();
   registerRouter(ipc, backend.handlers, trusted);
   expect([...handlers.keys()].sort()).toEqual(
@@ -170,8 +198,34 @@ describe('every channel reaches the engine and returns its result', () => {
     // settings and capture
     expect(await okCall('settings.get')).toMatchObject({ gpuLayers: 'auto', tagThreshold: 0.5 });
     expect(await okCall('settings.set', { threads: 2, chatModel: 'smolvlm-500m' })).toMatchObject({ threads: 2 });
+    // screenshot-and-ask: the whole flow through the channels, the answer from the tiny model
     await okCall('capture.start');
-    expect(capture).toHaveBeenCalledOnce();
+    await vi.waitFor(() => expect(capture.phase).toBe('overlay'));
+    const frame = await okCall<{ imageUrl: string; width: number; scaleFactor: number } | null>('capture.frame');
+    expect(frame).toMatchObject({
+      width: 800,
+      scaleFactor: 2,
+      imageUrl: expect.stringMatching(/^glance:\/\/capture\/[0-9a-f]{32}$/),
+    });
+    await okCall('capture.select', { rect: { x: 10, y: 10, width: 100, height: 50 } });
+    const ctx = await okCall<{ width: number; height: number; model: string | null; conversationId: number | null }>(
+      'ask.context',
+    );
+    expect(ctx).toMatchObject({ width: 200, height: 100, model: 'smolvlm-500m', conversationId: null });
+    const answer = await okCall<{ role: string }>('ask.send', { text: 'What colour is this?' });
+    expect(answer.role).toBe('assistant');
+    const moved = await okCall<{ conversationId: number }>('ask.continueInChat');
+    expect(shownChats).toEqual([moved.conversationId]);
+    const asked = await okCall<{ messages: { role: string; images: unknown[] }[] }>('chat.get', moved);
+    expect(asked.messages.map((m) => [m.role, m.images.length])).toEqual([
+      ['user', 1],
+      ['assistant', 0],
+    ]);
+    await okCall('capture.start');
+    await vi.waitFor(() => expect(capture.phase).toBe('overlay'));
+    await okCall('capture.cancel');
+    expect(await okCall('capture.frame')).toBeNull();
+    expect(windows).toEqual(['overlay', '-overlay', 'ask', '-ask', 'overlay', '-overlay']);
     expect(await okCall('library.removeFolder', { folderId: folder.id })).toBe(2);
     expect([...seen].sort()).toEqual(Object.keys(CHANNELS).sort());
   });

@@ -1,6 +1,6 @@
 // The app shell: views switch, an engine restart is announced, and "Ask about this photo" carries a library photo
 // into the chat.
-import { cleanup, fireEvent, render, screen, within } from '@testing-library/svelte';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterEach, describe, expect, it } from 'vitest';
 import App from '../../renderer/src/App.svelte';
 import { ASK_ABOUT_PHOTO } from '../../renderer/src/lib/events.ts';
@@ -56,5 +56,18 @@ describe('the app shell', () => {
     await screen.findByRole('log', { name: 'Messages' }).catch(() => null);
     expect(nav('Chat').getAttribute('aria-current')).toBe('page');
     expect(await screen.findByRole('button', { name: 'Remove dog.jpg' })).toBeTruthy();
+  });
+});
+
+describe('continue in chat', () => {
+  it('a chat.open event shows that conversation in the chat view', async () => {
+    const f = fakeGlance({
+      ...base,
+      'chat.get': { id: 5, title: 'From a screenshot', systemPrompt: null, model: null, messages: [] },
+    });
+    render(App, { api: f.api });
+    f.emit('chat.open', { conversationId: 5 });
+    await waitFor(() => expect(nav('Chat').getAttribute('aria-current')).toBe('page'));
+    await waitFor(() => expect(f.calls.some((c) => c.channel === 'chat.get')).toBe(true));
   });
 });

@@ -91,20 +91,44 @@ const h = vi.hoisted(() => {
     Menu: { buildFromTemplate: vi.fn((t: unknown) => t) },
     protocol: { registerSchemesAsPrivileged: vi.fn(() => calls.push('registerSchemesAsPrivileged')) },
     session: { defaultSession },
-    dialog: { showOpenDialog: vi.fn(), showErrorBox: vi.fn() },
+    dialog: { showOpenDialog: vi.fn(), showErrorBox: vi.fn(), showMessageBox: vi.fn(async () => ({ response: 0 })) },
     nativeImage: {
       createFromPath: vi.fn(() => ({ isEmpty: () => true })),
       createFromDataURL: vi.fn((url: string) => ({ url })),
     },
     screen: {
       getCursorScreenPoint: () => ({ x: 10, y: 10 }),
-      getDisplayNearestPoint: () => ({ bounds: { x: 0, y: 0, width: 1280, height: 800 } }),
+      getDisplayNearestPoint: () => ({
+        id: 1,
+        scaleFactor: 1,
+        bounds: { x: 0, y: 0, width: 1280, height: 800 },
+        workArea: { x: 0, y: 0, width: 1280, height: 770 },
+      }),
     },
     utilityProcess: {
       fork: vi.fn(() => {
         throw new Error('the engine host is mocked');
       }),
     },
+    globalShortcut: {
+      register: vi.fn(() => true),
+      unregister: vi.fn(),
+      isRegistered: vi.fn(() => false),
+    },
+    desktopCapturer: {
+      // one screen whose picture is a 1×1 PNG: enough for the flow to open its overlay
+      getSources: vi.fn(async () => [
+        {
+          display_id: '1',
+          thumbnail: {
+            isEmpty: () => false,
+            getSize: () => ({ width: 1280, height: 800 }),
+            toPNG: () => Buffer.from('89504e470d0a1a0a', 'hex'),
+          },
+        },
+      ]),
+    },
+    systemPreferences: { getMediaAccessStatus: vi.fn(() => 'granted') },
   };
   /** A fresh start: no listeners, no calls, no windows; `ready()` lets whenReady resolve. */
   function reset(lock: boolean) {
@@ -251,7 +275,8 @@ describe('the app', () => {
     expect(main.focus).toHaveBeenCalled();
     expect(h.FakeBrowserWindow.created).toHaveLength(1);
     w.electron.app.emit('second-instance', {}, ['glance', '--ask-screen'], '/', {});
-    expect(h.FakeBrowserWindow.created).toHaveLength(2);
+    // the overlay opens once the display's picture is taken
+    await vi.waitFor(() => expect(h.FakeBrowserWindow.created).toHaveLength(2));
     expect(h.FakeBrowserWindow.created[1]!.options).toMatchObject({ transparent: true, width: 1280, height: 800 });
   });
 
