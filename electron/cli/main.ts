@@ -1,5 +1,6 @@
 // The `glance` command line: a second front end of the engine, headless, the same services in-process.
 // Each command is one module under commands/; this file only dispatches.
+import { spawn } from 'node:child_process';
 import { describeError, ModelError } from '../../native-models/errors.ts';
 import { askCommand, usage as askUsage } from './commands/ask.ts';
 import { chatCommand, usage as chatUsage } from './commands/chat.ts';
@@ -49,8 +50,30 @@ ${Object.entries(COMMANDS)
   .join('\n')}
 
 Run "glance COMMAND --help" for a command's options.
+glance --ask-screen starts screenshot-and-ask in the running desktop app (GLANCE_APP names it).
 Data and models live in GLANCE_HOME (or --home DIR), by default the app-data folder.
 `;
+
+const ASK_SCREEN = '--ask-screen';
+
+/**
+ * `glance --ask-screen`: starts screenshot-and-ask in the running desktop app, for desktops where Electron's global
+ * shortcuts do not work (Wayland): bind this command to a key in the desktop's settings. The app's own executable
+ * takes the same switch; a second launch hands it to the running instance and quits.
+ */
+function askScreen(io: CliIo): number {
+  const app = io.env.GLANCE_APP;
+  if (!app) {
+    io.err(
+      'glance --ask-screen: set GLANCE_APP to the Glance app (e.g. /opt/Glance/glance), or bind the app itself with ' +
+        '--ask-screen in your desktop keyboard settings\n',
+    );
+    return EXIT.usage;
+  }
+  spawn(app, [ASK_SCREEN], { detached: true, stdio: 'ignore' }).unref();
+  io.out('asked Glance to capture the screen\n');
+  return EXIT.ok;
+}
 
 /** Codes that mean "the model is missing or broken": exit code 3, as for classify. */
 const MODEL_PROBLEMS =
@@ -58,6 +81,7 @@ const MODEL_PROBLEMS =
 
 export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === ASK_SCREEN) return askScreen(io);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(mainUsage);
     return name ? EXIT.ok : EXIT.usage;

@@ -1,6 +1,6 @@
 // The `glance` command as a user runs it: a real child process through bin/glance.js, the tiny fixture model.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -168,5 +168,20 @@ describe('glance', () => {
     const unknown = await glance(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+});
+
+describe('glance --ask-screen', () => {
+  it('hands the switch to the desktop app, and says what to set when it does not know the app', async () => {
+    const app = path.join(tmp, 'fake-glance-app.sh');
+    const seen = path.join(tmp, 'ask-screen-args.txt');
+    await writeFile(app, `#!/bin/sh\necho "$@" > ${seen}\n`, { mode: 0o755 });
+    const r = await glance(['--ask-screen'], { GLANCE_APP: app });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('asked Glance to capture the screen\n');
+    await expect.poll(async () => (await readFile(seen, 'utf8').catch(() => '')).trim()).toBe('--ask-screen');
+    const none = await glance(['--ask-screen'], { GLANCE_APP: '' });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/set GLANCE_APP/);
   });
 });
