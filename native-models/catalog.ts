@@ -134,7 +134,3 @@ export const DEFAULT_LOGIT_SCALE = 100;
 
 /** Every model Glance can download, tagging first. */
 export const ALL_MODELS: readonly CatalogEntry[] = [...CLIP_CATALOG, ...CHAT_CATALOG];
-
-export function catalogEntry(id: string): CatalogEntry | undefined {
-  return ALL_MODELS.find((e) => e.id === id);
-}

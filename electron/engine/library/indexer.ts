@@ -266,14 +266,7 @@ export class Indexer {
   /** Auto tags from the embedding; rows a person set are never touched (see LibraryStore.replaceAutoTags). */
   private tag(photoId: number, embedding: Float32Array): void {
     const { store, tagger } = this.ctx;
-    const labels = tagger.vocabulary.labels;
-    store.replaceAutoTags(
-      photoId,
-      tagger.score(embedding).map((t) => {
-        const l = labels[t.label]!;
-        return { tagId: store.tagId(l.name, l.category, l.threshold ?? null), score: t.margin };
-      }),
-    );
+    store.replaceAutoTags(photoId, tagger.rows(store, embedding));
   }
 
   private finish(phase: 'done' | 'cancelled'): IndexProgress {

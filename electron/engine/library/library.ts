@@ -198,18 +198,8 @@ export class Library {
         'SELECT p.id AS id, e.vector AS vector FROM photos p JOIN embeddings e ON e.hash = p.hash AND e.model = ?',
       )
       .all(this.modelId);
-    const labels = tagger.vocabulary.labels;
     this.db.transaction(() => {
-      for (const r of rows) {
-        const v = fromBlob(r.vector);
-        this.store.replaceAutoTags(
-          r.id,
-          tagger.score(v).map((t) => {
-            const l = labels[t.label]!;
-            return { tagId: this.store.tagId(l.name, l.category, l.threshold ?? null), score: t.margin };
-          }),
-        );
-      }
+      for (const r of rows) this.store.replaceAutoTags(r.id, tagger.rows(this.store, fromBlob(r.vector)));
     })();
     return rows.length;
   }
@@ -492,17 +482,16 @@ export class Library {
   /** A photo's tags as a person sees them: their own, and the tagger's above the threshold, minus removals. */
   tags(ref: string | number): { tags: PhotoTag[]; candidates: PhotoTag[] } {
     const row = this.photo(ref);
-    const all = this.store.photoTags(row.id);
-    const thresholds = new Map(
-      this.db
-        .prepare<[], { name: string; threshold: number | null }>('SELECT name, threshold FROM tags')
-        .all()
-        .map((t) => [t.name, t.threshold]),
-    );
     const global = this.threshold();
-    const shown = (t: PhotoTag) =>
-      t.source === 'user' || (t.source === 'auto' && (t.score ?? 0) >= (thresholds.get(t.name) ?? global));
-    return { tags: all.filter(shown), candidates: all.filter((t) => t.source === 'auto' && !shown(t)) };
+    const tags: PhotoTag[] = [];
+    const candidates: PhotoTag[] = [];
+    // each row carries its label's own threshold: no read of the whole tag table per photo
+    for (const { threshold, ...t } of this.store.photoTags(row.id)) {
+      const shown = t.source === 'user' || (t.source === 'auto' && (t.score ?? 0) >= (threshold ?? global));
+      if (shown) tags.push(t);
+      else if (t.source === 'auto') candidates.push(t);
+    }
+    return { tags, candidates };
   }
 
   addTag(ref: string | number, tag: string): void {
@@ -525,7 +514,7 @@ export class Library {
     const rows = this.filteredRows(allowed);
     const written: SidecarResult[] = [];
     for (const r of rows) {
-      const { tags } = this.tags(r.path);
+      const { tags } = this.tags(r.id);
       if (tags.length === 0) continue;
       const keywords = tags.map((t) => t.name);
       const hierarchical = tags.map((t) => (t.category ? `${t.category}|${t.name}` : t.name));

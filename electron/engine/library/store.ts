@@ -179,10 +179,10 @@ export class LibraryStore {
          ON CONFLICT (photo_id, tag_id) DO UPDATE SET source = excluded.source`,
     ).run(photoId, tagId, source);
   }
-  /** All of a photo's tag rows, auto ones with their scores. */
-  photoTags(photoId: number): PhotoTag[] {
-    return this.sql<[number], PhotoTag>(
-      `SELECT t.name AS name, t.category AS category, pt.source AS source, pt.score AS score
+  /** All of a photo's tag rows, auto ones with their scores, each with its label's own threshold. */
+  photoTags(photoId: number): (PhotoTag & { threshold: number | null })[] {
+    return this.sql<[number], PhotoTag & { threshold: number | null }>(
+      `SELECT t.name AS name, t.category AS category, pt.source AS source, pt.score AS score, t.threshold AS threshold
          FROM photo_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.photo_id = ?
          ORDER BY pt.source = 'auto', pt.score DESC, t.name`,
     ).all(photoId);

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { ClipModel } from '../../../native-models/clip/model.ts';
 import { meanDirection } from '../../../native-models/clip/vector.ts';
 import type { Db } from '../db/database.ts';
+import type { LibraryStore } from './store.ts';
 import type { Vocabulary } from './vocabulary.ts';
 
 /** Labels kept per photo (with their margins) whatever the threshold, so threshold changes need no recompute. */
@@ -70,6 +71,15 @@ export class Tagger {
     const matrix = new Float32Array(n * dim);
     for (let i = 0; i < n; i++) matrix.set(vectors[i]!, i * dim);
     return new Tagger(vocabulary, matrix, vectors[n]!, dim);
+  }
+
+  /** The auto-tag rows for one photo: each kept label as a tag id (created when new) with its margin. */
+  rows(store: Pick<LibraryStore, 'tagId'>, embedding: Float32Array): { tagId: number; score: number }[] {
+    const labels = this.vocabulary.labels;
+    return this.score(embedding).map((t) => {
+      const l = labels[t.label]!;
+      return { tagId: store.tagId(l.name, l.category, l.threshold ?? null), score: t.margin };
+    });
   }
 
   /** Margins of every label above the floor, best first, at most KEEP_PER_PHOTO. */
