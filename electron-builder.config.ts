@@ -15,6 +15,15 @@ export const PRODUCT_NAME = 'Glance';
 /** Lower case: Linux's convention, and electron-builder's Linux default; Forge's packagerConfig uses the same. */
 export const EXECUTABLE_NAME = 'glance';
 
+/**
+ * Linux: the installed .desktop file's name, also package.json's "desktopName" (Electron reads it there). It is the
+ * app's identity on the desktop: Wayland's app_id and what the GlobalShortcuts portal knows Glance by; a name that
+ * matches no installed .desktop file makes the portal refuse the shortcut while register() still says yes.
+ * `linux.syncDesktopName` makes electron-builder install the file under this name (by default it would be
+ * glance.desktop, not a reverse-DNS id).
+ */
+export const DESKTOP_NAME = `${APP_ID}.desktop`;
+
 /** Where releases are served from; a placeholder until there is a server (set GLANCE_UPDATE_URL). */
 export const UPDATE_URL_PLACEHOLDER = 'https://updates.glance.invalid';
 
@@ -59,6 +68,7 @@ export function builderConfig(t: Target = hostTarget()): Configuration {
     publish: updateFeed(t),
     linux: {
       target: ['AppImage', 'deb'],
+      syncDesktopName: true, // the .desktop file is named after package.json's desktopName (DESKTOP_NAME)
       category: 'Graphics',
       synopsis: 'Photo tagging, search and vision chat, on your own machine',
       // deb needs a maintainer; package.json has no author yet

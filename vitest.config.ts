@@ -14,6 +14,10 @@ export default defineConfig({
           include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           // Native runtimes (onnxruntime, libvips) are happier in child processes than in worker threads.
           pool: 'forks',
+          // expect.poll waits on a real engine process or a real browser here (a model loading, an index run, a
+          // page painting): its 1 s default is the first thing to fail on a slower or busier machine. A poll ends as
+          // soon as its condition holds, so a long limit costs nothing when all is well.
+          expect: { poll: { timeout: 30_000 } },
         },
       },
       {

@@ -2,7 +2,8 @@
 // that its files do not say. For CLIP that is the trained logit scale: config.json's `logit_scale_init_value`
 // (2.6592, i.e. e^2.6592 = 14.3) is the value before training; OpenAI's models end training at the clamp, 100.
 
-const MB = 1024 * 1024;
+/** Decimal, as the hub counts ("4.08 GB"): sizes here are the hub's figures in MB. */
+const MB = 1_000_000;
 
 export interface ClipCatalogEntry {
   id: string;
@@ -11,6 +12,8 @@ export interface ClipCatalogEntry {
   /** Hugging Face repository of the ONNX export. */
   repo: string;
   licence: string;
+  /** What the licence means for a person choosing the model, in plain words; absent when it needs no note. */
+  licenceNote?: string;
   /** exp(logit_scale) of the trained model: the temperature of zero-shot softmax. */
   logitScale: number;
   goodAt: string;
@@ -30,6 +33,8 @@ export interface ChatCatalogEntry {
   name: string;
   repo: string;
   licence: string;
+  /** What the licence means for a person choosing the model, in plain words; absent when it needs no note. */
+  licenceNote?: string;
   goodAt: string;
   model: CatalogFile;
   /** The vision projector: without it a vision model would silently run text-only. */
@@ -74,6 +79,8 @@ export const CHAT_CATALOG: readonly ChatCatalogEntry[] = [
     name: 'Qwen2.5-VL 3B Instruct (Q4_K_M)',
     repo: 'ggml-org/Qwen2.5-VL-3B-Instruct-GGUF',
     licence: 'Qwen Research License',
+    licenceNote:
+      'Research and non-commercial use only: the Qwen Research License does not allow using this model in a product or for work you are paid for.',
     goodAt: 'screenshots and documents: reads small text, charts and UI at high resolution',
     model: { file: 'Qwen2.5-VL-3B-Instruct-Q4_K_M.gguf', size: 1930 * MB },
     mmproj: { file: 'mmproj-Qwen2.5-VL-3B-Instruct-Q8_0.gguf', size: 845 * MB },
@@ -101,6 +108,8 @@ export const CLIP_CATALOG: readonly ClipCatalogEntry[] = [
     name: 'CLIP ViT-B/32 (OpenAI)',
     repo: 'Xenova/clip-vit-base-patch32',
     licence: 'MIT',
+    licenceNote:
+      "OpenAI's model card puts deployed use out of scope: CLIP is meant for research, and OpenAI does not support using it in a product or service.",
     logitScale: 100,
     goodAt: 'fast photo tagging and text search; about 600 MB',
     files: [
@@ -117,6 +126,8 @@ export const CLIP_CATALOG: readonly ClipCatalogEntry[] = [
     name: 'CLIP ViT-B/16 (OpenAI)',
     repo: 'Xenova/clip-vit-base-patch16',
     licence: 'MIT',
+    licenceNote:
+      "OpenAI's model card puts deployed use out of scope: CLIP is meant for research, and OpenAI does not support using it in a product or service.",
     logitScale: 100,
     goodAt: 'finer detail than B/32 at about 4x the image cost',
     files: [
@@ -131,6 +142,11 @@ export const CLIP_CATALOG: readonly ClipCatalogEntry[] = [
 
 /** The OpenAI CLIP value, used for a folder that is not a catalog model (the user can override it). */
 export const DEFAULT_LOGIT_SCALE = 100;
+
+/** The plain-words licence note to show where a person chooses this model (null: none needed). */
+export function licenceNote(entry: CatalogEntry): string | null {
+  return entry.licenceNote ?? null;
+}
 
 /** Every model Glance can download, tagging first. */
 export const ALL_MODELS: readonly CatalogEntry[] = [...CLIP_CATALOG, ...CHAT_CATALOG];

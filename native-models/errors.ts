@@ -24,9 +24,16 @@ export type ImageErrorCode =
   | 'image-not-found'
   | 'image-empty'
   | 'image-not-an-image'
+  /** The data ends early, or a decoder failed on the data with a warning (almost always the same thing). */
   | 'image-truncated'
   | 'image-too-large'
-  | 'image-unreadable';
+  | 'image-unreadable'
+  /** The format is known, but its data is broken (a damaged header, a tag missing, bytes that decode to nothing). */
+  | 'image-damaged'
+  /** A FIFO, socket, device or folder where a file was expected: never opened, a read could block forever. */
+  | 'image-not-a-file'
+  /** SVG is a drawing that can load other files and web addresses, not a photo: refused, never rendered. */
+  | 'image-svg';
 
 export class ImageError extends Error {
   override readonly name = 'ImageError';

@@ -7,13 +7,7 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 
 /** Dependencies with native code (a `.node` file or `binding.gyp` in their production tree). Never bundled. */
-export const NATIVE_DEPENDENCIES = [
-  'onnxruntime-node',
-  'sharp',
-  'better-sqlite3',
-  '@fugood/llama.node',
-  'node-llama-cpp',
-] as const;
+export const NATIVE_DEPENDENCIES = ['onnxruntime-node', 'sharp', 'better-sqlite3', '@fugood/llama.node'] as const;
 
 /**
  * Everything the main and engine bundles leave to `node_modules` at run time: the native dependencies, plus
@@ -60,7 +54,6 @@ export const ASAR_UNPACK_DIRS = [
   'node_modules/@img/sharp-*',
   'node_modules/better-sqlite3/build/Release',
   'node_modules/@fugood/node-llama-*',
-  'node_modules/@node-llama-cpp/*',
 ] as const;
 
 /** @electron/asar takes one `unpackDir` glob: the folders as one brace pattern. */
@@ -239,8 +232,6 @@ export interface BinaryRule {
   build: (m: RegExpExecArray) => Build | 'never';
 }
 
-const OS_OF: Record<string, string> = { mac: 'darwin', win: 'win32', linux: 'linux' };
-
 /** A path pattern below any node_modules folder (a package may be installed nested). */
 const under = (rest: string) => new RegExp(`^(?:.*/)?node_modules/${rest}`);
 
@@ -253,16 +244,6 @@ export const BINARY_RULES: readonly BinaryRule[] = [
     family: '@fugood/llama.node',
     pattern: under(String.raw`@fugood/node-llama-(?:(darwin|linux|win32)-(x64|arm64)(?:-(\w+))?|wasm)(?:/|$)`),
     build: (m) => (m[1] && m[2] ? { platform: m[1], arch: m[2], variant: m[3] } : 'never'),
-  },
-  {
-    family: 'node-llama-cpp',
-    pattern: under(String.raw`@node-llama-cpp/(mac|linux|win)-(x64|arm64|armv7l|riscv64)(?:-([\w-]+))?(?:/|$)`),
-    build: (m) => ({
-      platform: OS_OF[m[1]!] ?? m[1]!,
-      arch: m[2]!,
-      // mac-arm64-metal is that platform's default build; cuda-ext is the CUDA build's second half
-      variant: m[3] === 'cuda-ext' ? 'cuda' : m[3],
-    }),
   },
   {
     family: 'sharp',
@@ -287,7 +268,6 @@ export const BUILD_ONLY: readonly RegExp[] = [
   under('better-sqlite3/(deps|src)(/|$)'),
   under(String.raw`better-sqlite3/build/(?!Release(/better_sqlite3\.node)?$)`),
   under(String.raw`@fugood/llama\.node/(src|CMakeLists\.txt)(/|$)`),
-  under(String.raw`node-llama-cpp/llama/(gitRelease\.bundle|llama\.cpp)(/|$)`),
   /\.(o|obj|a|pdb|ilk|exp)$/,
 ];
 

@@ -56,6 +56,11 @@ export function rules(root: string): Rule[] {
     resolvedFolder(spec, file, root)?.startsWith(prefix) ?? false;
   return [
     {
+      folder: 'common',
+      why: 'common code is pure TypeScript that every layer imports: it imports nothing outside common/',
+      forbidden: (s, f) => !s.startsWith('.') || !(resolvedFolder(s, f, root)?.startsWith('common/') ?? false),
+    },
+    {
       folder: 'native-models',
       why: 'model runtimes run in the engine and the CLI, where Electron does not exist',
       forbidden: (s, f) => isElectron(s) || into('electron/')(s, f),

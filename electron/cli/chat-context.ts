@@ -1,6 +1,7 @@
 // What ask and chat share: model options, and an engine process started for the command and stopped after it.
 import path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
+import { MAX_SEED, MAX_TEMPERATURE } from '../../native-models/llava/sampling.ts';
 import { chooseChatModel } from '../engine/chat/model-choice.ts';
 import { glancePaths, resolveHome } from '../engine/paths.ts';
 import { EngineSupervisor } from '../engine/process/supervisor.ts';
@@ -15,6 +16,8 @@ export const CHAT_OPTIONS = {
   ctx: { type: 'string' },
   'gpu-layers': { type: 'string' },
   'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  seed: { type: 'string' },
   system: { type: 'string' },
   json: { type: 'boolean' },
 } satisfies NonNullable<ParseArgsConfig['options']>;
@@ -25,6 +28,8 @@ export const CHAT_OPTIONS_HELP = `  --model ID|FILE        a catalog model (glan
   --ctx N                context size in tokens (default 4096)
   --gpu-layers N|auto    layers on the GPU (default auto: from a memory estimate)
   --max-tokens N         longest answer (default 1024)
+  --temperature T        sampling temperature, 0 (always the likeliest word) to 5; default: the model family's
+  --seed N               sampler seed (0 to 2147483647) to reproduce an answer; default: a fresh one, shown by --json
   --system TEXT          a system prompt
   --json                 print JSON instead of streaming text
   --home DIR             Glance's data folder (default: GLANCE_HOME, else the app-data folder)`;
@@ -37,6 +42,8 @@ export interface ChatValues {
   ctx?: string | undefined;
   'gpu-layers'?: string | undefined;
   'max-tokens'?: string | undefined;
+  temperature?: string | undefined;
+  seed?: string | undefined;
 }
 
 export function modelFromValues(values: ChatValues, io: CliIo) {
@@ -58,7 +65,35 @@ export function modelFromValues(values: ChatValues, io: CliIo) {
     ...(gpuLayers !== undefined ? { gpuLayers } : {}),
   });
   const { label, ...model } = choice;
-  return { home, label, model, maxTokens: positiveNumber('max-tokens', values['max-tokens']) ?? 1024 };
+  return {
+    home,
+    label,
+    model,
+    options: {
+      maxTokens: positiveNumber('max-tokens', values['max-tokens']) ?? 1024,
+      ...samplingFromValues(values),
+    },
+  };
+}
+
+/** --temperature and --seed, checked here so that a typo is a usage error, not a failed answer. */
+export function samplingFromValues(values: ChatValues): { temperature?: number; seed?: number } {
+  const out: { temperature?: number; seed?: number } = {};
+  if (values.temperature !== undefined) {
+    const t = Number(values.temperature);
+    if (values.temperature.trim() === '' || !(t >= 0 && t <= MAX_TEMPERATURE)) {
+      throw new UsageError(`--temperature must be a number from 0 to ${MAX_TEMPERATURE} (got "${values.temperature}")`);
+    }
+    out.temperature = t;
+  }
+  if (values.seed !== undefined) {
+    const n = Number(values.seed);
+    if (!/^\d+$/.test(values.seed.trim()) || !(n <= MAX_SEED)) {
+      throw new UsageError(`--seed must be a whole number from 0 to ${MAX_SEED} (got "${values.seed}")`);
+    }
+    out.seed = n;
+  }
+  return out;
 }
 
 export const absolute = (files: string[]) => files.map((f) => path.resolve(f));

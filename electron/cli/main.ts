@@ -12,6 +12,7 @@ import { modelsCommand, usage as modelsUsage } from './commands/models.ts';
 import { searchCommand, searchUsage, similarCommand, similarUsage } from './commands/search.ts';
 import { tagsCommand, usage as tagsUsage } from './commands/tags.ts';
 import { type CliIo, EXIT, processIo, UsageError } from './io.ts';
+import { guardStdout } from './stdout-guard.ts';
 
 interface Command {
   summary: string;
@@ -37,7 +38,11 @@ export const COMMANDS: Record<string, Command> = {
   folders: { summary: "the library's folders", usage: foldersUsage, run: foldersCommand },
   ask: { summary: 'ask a local vision model about images', usage: askUsage, run: askCommand },
   chat: { summary: 'a conversation about images in the terminal', usage: chatUsage, run: chatCommand },
-  models: { summary: 'the model catalog: list, download, verify, remove', usage: modelsUsage, run: modelsCommand },
+  models: {
+    summary: "the model catalog: list, download, verify, remove; use sets the library's CLIP model",
+    usage: modelsUsage,
+    run: modelsCommand,
+  },
 };
 
 export const mainUsage = `Usage: glance COMMAND [options]
@@ -79,7 +84,10 @@ function askScreen(io: CliIo): number {
 const MODEL_PROBLEMS =
   /^(model-|mmproj-missing$|no-chat-model$|unknown-model$|not-gguf$|truncated$|file-missing$|not-a-text-model$|not-a-projector$|projector-mismatch$|load-failed$)/;
 
-export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
+/** The real terminal: Glance's output to stdout, which nothing else may write to (see stdout-guard.ts). */
+const guardedProcessIo = (): CliIo => ({ ...processIo(), out: guardStdout() });
+
+export async function run(argv: string[], io: CliIo = guardedProcessIo()): Promise<number> {
   const [name, ...rest] = argv;
   if (name === ASK_SCREEN) return askScreen(io);
   if (!name || name === '--help' || name === '-h' || name === 'help') {

@@ -31,6 +31,8 @@ export interface FolderView {
   id: number;
   path: string;
   photos: number;
+  /** Bytes its photos' thumbnails and embeddings take in Glance's cache. */
+  cacheBytes?: number;
 }
 export interface PhotoHit {
   id: number;
@@ -107,6 +109,8 @@ export interface ModelView {
   name: string;
   goodAt: string;
   licence: string;
+  /** What the licence means for a person choosing the model, in plain words (research only, ...); absent: no note. */
+  licenceNote?: string;
   size: number;
   installed: boolean;
   readsText: boolean;
@@ -132,7 +136,7 @@ export interface AskContextView {
   width: number;
   height: number;
   /** Installed chat models, those that read text well first; the one that will answer. */
-  models: { id: string; name: string; readsText: boolean }[];
+  models: { id: string; name: string; readsText: boolean; licenceNote?: string }[];
   model: string | null;
   conversationId: number | null;
 }
@@ -182,6 +186,8 @@ export interface SettingsView {
   gpuLayers: number | 'auto';
   chatModel: string | null;
   tagThreshold: number;
+  /** The saved settings could not all be read: what Glance did instead (defaults, a copy kept) and what to do. */
+  notice?: string;
 }
 
 // ---- argument schemas ----
@@ -296,7 +302,12 @@ export const CHANNELS = {
   'tags.remove': channel<null>()(tagArg),
   'tags.rename': channel<boolean>()(renameArg),
   'tags.setThreshold': channel<null>()(thresholdArg),
-  'tags.exportXmp': channel<{ photos: number; written: number }>()(optionalFolderArg),
+  /** `failed`: photos whose sidecar could not be written (a malformed one is left untouched); the rest went on. */
+  'tags.exportXmp': channel<{
+    photos: number;
+    written: number;
+    failed?: { photo: string; sidecar: string | null; message: string }[];
+  }>()(optionalFolderArg),
   /** The tag vocabulary in use. */
   'tags.vocabulary': channel<VocabularyView>()(none),
   /** Saves the person's vocabulary; photos are re-tagged from stored embeddings at once (`retagged` of them). */

@@ -53,7 +53,7 @@ const model = (id: string | undefined) => (id ? { catalogId: id } : {});
 export function createBackend(deps: BackendDeps) {
   const { engine } = deps;
   const settings = async (): Promise<SettingsView> => {
-    const s: EngineSettings = await engine.call('settingsGet');
+    const s: EngineSettings & { notice?: string } = await engine.call('settingsGet');
     return {
       hotkey: s.hotkey,
       dataFolder: deps.dataFolder,
@@ -61,6 +61,7 @@ export function createBackend(deps: BackendDeps) {
       gpuLayers: s.gpuLayers,
       chatModel: s.chatModel,
       tagThreshold: await engine.call('tagsThreshold').catch(() => 0.03),
+      ...(s.notice ? { notice: s.notice } : {}),
     };
   };
 
@@ -157,6 +158,7 @@ export function createBackend(deps: BackendDeps) {
         name: m.entry.name,
         goodAt: m.entry.goodAt,
         licence: m.entry.licence,
+        licenceNote: m.entry.licenceNote,
         size: m.size,
         installed: m.installed,
         readsText: m.entry.kind === 'chat' ? m.entry.readsText : false,

@@ -17,9 +17,10 @@ import {
 import { resolveHome } from '../engine/paths.ts';
 import type { EngineSupervisor } from '../engine/process/supervisor.ts';
 import { createBackend } from './backend.ts';
-import type { CaptureDisplay } from './capture/crop.ts';
-import { type CaptureFlow, createCaptureFlow, type Grabbed } from './capture/flow.ts';
+import { type CaptureFlow, createCaptureFlow } from './capture/flow.ts';
+import { grabPicked, grabUnderPointer, promptScreenAccess } from './capture/grab.ts';
 import { createAskHotkey, DEFAULT_ASK_HOTKEY } from './capture/hotkey.ts';
+import { isWayland, type SessionProbe, withShortcutsPortal } from './display-server.ts';
 import { startEngine } from './engine-host.ts';
 import { handleGlanceProtocol, registerGlanceScheme } from './protocol.ts';
 import { registerRouter } from './router.ts';
@@ -34,6 +35,17 @@ function main(): void {
   // Both before `ready`: privileged schemes are fixed at startup, and every renderer is sandboxed.
   registerGlanceScheme(protocol);
   app.enableSandbox();
+  // Also before `ready`: on Wayland global shortcuts go through the desktop's GlobalShortcuts portal. It knows
+  // Glance by package.json's desktopName, which must name the installed .desktop file (electron-builder.config.ts).
+  const probe: SessionProbe = { switchValue: (name) => app.commandLine.getSwitchValue(name) };
+  const wayland = isWayland(probe);
+  if (wayland) {
+    const features = withShortcutsPortal(
+      app.commandLine.getSwitchValue('enable-features'),
+      app.commandLine.getSwitchValue('disable-features'),
+    );
+    if (features) app.commandLine.appendSwitch('enable-features', features);
+  }
 
   if (!app.requestSingleInstanceLock()) {
     app.quit(); // the running Glance got our argv in its 'second-instance'
@@ -75,12 +87,17 @@ function main(): void {
     if (overlay && !overlay.isDestroyed()) return overlay.focus();
     void flow.start();
   };
-  const hotkey = createAskHotkey(globalShortcut, askAboutScreen);
+  const hotkey = createAskHotkey(globalShortcut, askAboutScreen, probe);
   const warn = (message: string) => {
     void dialog.showMessageBox({ type: 'warning', title: 'Glance', message });
   };
   const close = (win: BrowserWindow | null) => {
     if (win && !win.isDestroyed()) win.close();
+  };
+  // The capture windows make Glance an accessory app on macOS (to show above full-screen apps): once both are
+  // closed, its Dock icon comes back.
+  const captureWindowClosed = () => {
+    if (process.platform === 'darwin' && !overlay && !askWindow) void app.dock?.show();
   };
 
   const makeFlow = (engineRef: EngineSupervisor): CaptureFlow => {
@@ -88,26 +105,29 @@ function main(): void {
       engine: engineRef,
       platform: process.platform,
       mediaAccess: () => systemPreferences.getMediaAccessStatus('screen'),
+      requestScreenAccess: () => promptScreenAccess(desktopCapturer),
       report: warn,
-      displayUnderPointer: () => screen.getDisplayNearestPoint(screen.getCursorScreenPoint()),
-      grab: (display) => grabDisplay(display),
+      wayland,
+      grab: () => (wayland ? grabPicked(desktopCapturer, screen) : grabUnderPointer(desktopCapturer, screen)),
       openOverlay: (display) => {
-        overlay = createCaptureOverlay({ files, contents, bounds: display.bounds });
+        overlay = createCaptureOverlay({ files, contents, wayland, bounds: display.bounds });
         const mine = overlay;
         mine.on('closed', () => {
           if (overlay === mine) overlay = null;
           f.overlayClosed();
+          captureWindowClosed();
         });
       },
       closeOverlay: () => close(overlay),
       openAskWindow: (position) => {
         close(askWindow);
-        askWindow = createAskWindow({ files, contents });
-        askWindow.setPosition(position.x, position.y);
+        askWindow = createAskWindow({ files, contents, wayland });
+        if (position) askWindow.setPosition(position.x, position.y);
         const mine = askWindow;
         mine.on('closed', () => {
           if (askWindow === mine) askWindow = null;
           f.askClosed();
+          captureWindowClosed();
         });
       },
       closeAskWindow: () => close(askWindow),
@@ -207,21 +227,6 @@ function main(): void {
 /** The shipped resources/ folder: beside the package's asar (Forge's extraResource), or in the repository. */
 function resourcesDir(): string {
   return app.isPackaged ? path.join(process.resourcesPath, 'resources') : path.join(app.getAppPath(), 'resources');
-}
-
-/** The display's picture at its physical size, from the screen source whose display_id is that display's. */
-async function grabDisplay(display: CaptureDisplay): Promise<Grabbed> {
-  const size = {
-    width: Math.round(display.bounds.width * display.scaleFactor),
-    height: Math.round(display.bounds.height * display.scaleFactor),
-  };
-  const sources = await desktopCapturer.getSources({ types: ['screen'], thumbnailSize: size });
-  // display_id is empty on some Linux setups: with one screen source, that is the one.
-  const source =
-    sources.find((s) => s.display_id === String(display.id)) ?? (sources.length === 1 ? sources[0] : undefined);
-  if (!source || source.thumbnail.isEmpty()) throw new Error('the system gave no picture of this display');
-  const got = source.thumbnail.getSize();
-  return { png: new Uint8Array(source.thumbnail.toPNG()), width: got.width, height: got.height };
 }
 
 /** resources/icons/tray.png when the package has one, else a plain built-in mark. */

@@ -46,6 +46,19 @@ export type View = 'main' | 'ask' | 'capture';
 export interface WindowOptions {
   files: AppFiles;
   contents: AppContents;
+  /**
+   * Wayland (display-server.ts): the desktop places and stacks windows; an app cannot position them or keep them on
+   * top, so the capture windows ask for none of it there.
+   */
+  wayland?: boolean;
+}
+
+/**
+ * Above full-screen apps (macOS Spaces) and on every workspace, for the capture windows. On macOS this turns Glance
+ * into an accessory app while they are open (the Dock icon goes away); index.ts shows the Dock icon again after.
+ */
+function aboveFullScreenApps(win: BrowserWindow): void {
+  win.setVisibleOnAllWorkspaces(true, { visibleOnFullScreen: true });
 }
 
 /** Loads a view of the renderer: from the dev server in development, from the packaged files otherwise. */
@@ -82,40 +95,63 @@ export function createMainWindow(o: WindowOptions): BrowserWindow {
   });
 }
 
-/** The small window of screenshot-and-ask: the picture and its conversation, above other windows. */
+/**
+ * The small window of screenshot-and-ask: the picture and its conversation, above other windows (full-screen apps
+ * included). On Wayland an ordinary window, which the desktop places.
+ */
 export function createAskWindow(o: WindowOptions): BrowserWindow {
-  return open(o, 'ask', {
+  const win = open(o, 'ask', {
     title: 'Ask Glance',
     width: 440,
     height: 600,
     minWidth: 360,
     minHeight: 320,
     frame: false,
-    alwaysOnTop: true,
     skipTaskbar: true,
     fullscreenable: false,
     backgroundColor: '#1e1e1e',
+    ...(o.wayland ? {} : { alwaysOnTop: true }),
   });
+  if (!o.wayland) aboveFullScreenApps(win);
+  return win;
 }
 
-/** The region picker: transparent, frameless, over one whole display. Escape or losing focus closes it. */
+/**
+ * The region picker: transparent, frameless, over one whole display, above full-screen apps and menus (the
+ * 'screen-saver' level, the way screenshot tools sit). On Wayland, where a window can be neither placed nor kept on
+ * top, it asks to be full screen and the desktop shows it (bounds then give only its size). Escape or losing focus
+ * closes it.
+ */
 export function createCaptureOverlay(o: WindowOptions & { bounds: Rectangle }): BrowserWindow {
-  const win = open(o, 'capture', {
-    ...o.bounds,
+  const common: BrowserWindowConstructorOptions = {
     frame: false,
     transparent: true,
-    alwaysOnTop: true,
     skipTaskbar: true,
     resizable: false,
     movable: false,
     minimizable: false,
     maximizable: false,
-    fullscreenable: false,
     hasShadow: false,
-    enableLargerThanScreen: true,
-  });
-  // Above full-screen apps and menus, the way screenshot tools sit.
-  win.setAlwaysOnTop(true, 'screen-saver');
+  };
+  const win = o.wayland
+    ? open(o, 'capture', {
+        ...common,
+        width: o.bounds.width,
+        height: o.bounds.height,
+        fullscreenable: true,
+        fullscreen: true,
+      })
+    : open(o, 'capture', {
+        ...common,
+        ...o.bounds,
+        alwaysOnTop: true,
+        fullscreenable: false,
+        enableLargerThanScreen: true,
+      });
+  if (!o.wayland) {
+    win.setAlwaysOnTop(true, 'screen-saver');
+    aboveFullScreenApps(win);
+  }
   // The main process owns the way out, whatever state the page is in.
   win.webContents.on('before-input-event', (event, input) => {
     if (input.type === 'keyDown' && input.key === 'Escape') {

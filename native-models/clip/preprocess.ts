@@ -6,6 +6,7 @@
 // The long side is floor(short * long / short') as the reference computes it; sharp's `fit: 'cover'` rounds instead
 // and shifts the crop by a pixel, which moves normalized values by up to 0.5.
 import { open, readFile, stat } from 'node:fs/promises';
+import { gunzipSync, constants as zlib } from 'node:zlib';
 import sharp, { type Metadata } from 'sharp';
 import { ImageError } from '../errors.ts';
 import { decodeFallback, sniffFormat } from './decoders.ts';
@@ -13,6 +14,10 @@ import type { PreprocessConfig } from './preprocess-config.ts';
 
 // The pixel cache helps editors, not a pipeline that sees every file once.
 sharp.cache(false);
+// SVG is a drawing, not a photo, and rendering one can load other files and web addresses: Glance refuses it by
+// content below with a clear message, and libvips' SVG loader is blocked for the whole process so that no other path
+// (a renamed file, a sniff that misses) can ever render one.
+sharp.block({ operation: ['VipsForeignLoadSvg'] });
 
 /** sharp's own default (0x3fff²): above it a file is treated as a decompression bomb and never decoded. */
 export const DEFAULT_MAX_PIXELS = 0x3fff * 0x3fff;
@@ -29,29 +34,73 @@ function describe(input: ImageInput, label?: string): string {
   return label ?? (typeof input === 'string' ? input : 'the image');
 }
 
-/** Turns libvips' wording into an error a person can act on. */
+// sharp's own messages (its src/common.cc and src/pipeline.cc), matched whole: what follows a prefix is libvips'
+// and the decoders' wording, which is quoted, never searched for loose words ("required field 262 missing" is a
+// damaged TIFF, not a missing file).
+const SHARP_MISSING = /^Input file is missing: /;
+const SHARP_UNSUPPORTED = /^Input (file|buffer) contains unsupported image format$/;
+const SHARP_PIXEL_LIMIT = /^Input image exceeds pixel limit$/;
+const SHARP_CORRUPT_HEADER = /^Input (file|buffer) has corrupt header: ?/;
+// A decoder's warning failed the decode (sharp's failOn: 'warning'). The decoder lines after it cannot be trusted:
+// libvips keeps one warning list per process, so they may belong to another image decoded at the same moment, or be
+// gone. A warning there is almost always data ending early or garbled.
+const SHARP_WARNING = /^Warning treated as error due to failOn setting$/;
+// Decoder lines that say the data ends early: libjpeg's two warnings and libvips' own, giflib's, libheif's.
+const CUT_SHORT =
+  /^(VipsJpeg: (premature end of JPEG image|Premature end of JPEG file|Premature end of input file)|gifload(_buffer|_source)?: Unexpected end of GIF source data|heif: Invalid input: Unexpected end of file\b.*)$/m;
+// Decoder lines for data that is there but broken: libpng's and libtiff's read errors.
+const READ_ERROR = /^(vipspng: libpng read error|tiff2vips: read error)$/m;
+
+const cutShort = (what: string, err: unknown) =>
+  new ImageError('image-truncated', `${what}: the file is damaged or cut short (incomplete download or copy?)`, {
+    cause: err,
+  });
+
+/** Turns sharp's wording into an error a person can act on. */
 function imageError(what: string, err: unknown): ImageError {
-  const msg = err instanceof Error ? err.message : String(err);
-  if (/missing|no such file/i.test(msg)) return new ImageError('image-not-found', `${what}: file not found`);
-  if (/unsupported image format|corrupt header|not a known file format/i.test(msg)) {
+  const msg = (err instanceof Error ? err.message : String(err)).trim();
+  const [first = '', ...rest] = msg.split('\n');
+  if (SHARP_MISSING.test(first)) return new ImageError('image-not-found', `${what}: file not found`, { cause: err });
+  if (SHARP_UNSUPPORTED.test(msg)) {
     return new ImageError('image-not-an-image', `${what}: not an image, or a format Glance cannot read`, {
       cause: err,
     });
   }
-  if (/pixel limit/i.test(msg)) {
+  if (SHARP_PIXEL_LIMIT.test(msg)) {
     return new ImageError('image-too-large', `${what}: too many pixels to decode safely`, { cause: err });
   }
-  // libvips' own wording is lost when several decodes fail at once; then only "warning treated as error" remains
-  if (/premature end|truncat|unexpected end|short read|end of file|EOF|treated as error/i.test(msg)) {
-    return new ImageError(
-      'image-truncated',
-      `${what}: the file is damaged or cut short (incomplete download or copy?)`,
-      {
-        cause: err,
-      },
-    );
+  if (SHARP_WARNING.test(first)) return cutShort(what, err);
+  // The decoders' own lines, the first one after sharp's "corrupt header" prefix.
+  const header = SHARP_CORRUPT_HEADER.exec(first);
+  const lines = [header ? first.slice(header[0].length) : first, ...rest].filter((l) => l.trim());
+  const decoder = lines.join('\n');
+  if (CUT_SHORT.test(decoder)) return cutShort(what, err);
+  if (header || READ_ERROR.test(decoder)) {
+    // The decoder's first line names what is broken ("tiff2vips: required field 262 missing").
+    const part = header ? 'its header is unreadable' : 'its data is unreadable';
+    const detail = lines[0] ? ` (${lines[0]})` : '';
+    return new ImageError('image-damaged', `${what}: the file is damaged, ${part}${detail}`, { cause: err });
   }
-  return new ImageError('image-unreadable', `${what}: could not be decoded (${msg.split('\n')[0]})`, { cause: err });
+  return new ImageError('image-unreadable', `${what}: could not be decoded (${first})`, { cause: err });
+}
+
+/**
+ * True for SVG (and gzipped SVGZ) text, by content: the name says nothing (a drawing renamed .jpg is still one).
+ * The head of the file is enough: an SVG opens with its <svg> element after an XML declaration, comments or a
+ * doctype.
+ */
+export function isSvg(head: Uint8Array): boolean {
+  let bytes = head.subarray(0, 4096);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      // a cut gzip stream: inflate what is there, from 1 KB at most (never a whole gzip bomb)
+      bytes = gunzipSync(head.subarray(0, 1024), { finishFlush: zlib.Z_SYNC_FLUSH }).subarray(0, 4096);
+    } catch {
+      return false;
+    }
+  }
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  return /^\uFEFF?\s*</.test(text) && /<svg[\s>/]/i.test(text);
 }
 
 /** The first bytes of a file: enough to recognise the formats that need a fallback decoder. */
@@ -79,7 +128,20 @@ async function checkInput(input: ImageInput): Promise<void> {
     if (code === 'ENOENT') throw new ImageError('image-not-found', `${input}: file not found`);
     throw new ImageError('image-unreadable', `${input}: cannot be read (${code ?? String(err)})`, { cause: err });
   }
-  if (info.isDirectory()) throw new ImageError('image-not-an-image', `${input}: is a folder, not an image`);
+  // Before anything opens it: a FIFO blocks the read until someone writes to it, a device may never end.
+  if (!info.isFile()) {
+    const kind = info.isDirectory()
+      ? 'a folder'
+      : info.isFIFO()
+        ? 'a named pipe (FIFO)'
+        : info.isSocket()
+          ? 'a socket'
+          : 'a device';
+    throw new ImageError(
+      'image-not-a-file',
+      `${input}: is ${kind}, not a file; Glance reads photos from regular files only`,
+    );
+  }
   if (info.size === 0) throw new ImageError('image-empty', `${input}: the file is empty (0 bytes)`);
 }
 
@@ -200,6 +262,13 @@ export async function decodeImage(
   let raw: { width: number; height: number; channels: 3 } | undefined;
   let meta: Pick<Metadata, 'width' | 'height' | 'orientation'> | undefined;
   const head = typeof input === 'string' ? await readHead(input) : input;
+  if (isSvg(head)) {
+    throw new ImageError(
+      'image-svg',
+      `${what}: an SVG drawing, not a photo; Glance does not render SVG (a drawing can load other files and web ` +
+        'addresses, and Glance never fetches anything). Export it as PNG to use it',
+    );
+  }
   if (sniffFormat(head)) {
     const bytes = typeof input === 'string' ? await readFile(input) : input;
     const fallback = await decodeFallback(bytes, what, maxPixels);

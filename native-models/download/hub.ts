@@ -16,6 +16,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { formatBytes } from '../../common/format.ts';
 import { DownloadError } from './errors.ts';
 import { type Answer, follow, type Headers, StallError } from './http.ts';
 
@@ -484,15 +485,5 @@ export async function verifyFile(
   return { ok: true };
 }
 
-/** Decimal units, as the hub and most file managers count: 4_100_000_000 → "4.1 GB". */
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 999.5 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  if (i === 0) return `${Math.round(v)} B`;
-  return `${Math.abs(v) < 99.95 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}
+// The app's one byte formatter (decimal, as the hub counts), re-exported for this module's callers.
+export { formatBytes } from '../../common/format.ts';

@@ -1,11 +1,30 @@
 // Pre-flight checks of GGUF files before anything native touches them. llama.cpp (through llama.node) does not fail
-// gracefully on a bad file: a missing, empty, truncated or foreign model file is a segfault of the whole process,
-// and a projector that does not fit the model is a bare "Failed to initialize multimodal context" whose reason only
-// reaches stderr. These checks read the header only (node-llama-cpp's GGUF reader, no native code) and turn each
+// gracefully on a bad file: a missing, empty, truncated, foreign or incomplete model file is a segfault of the whole
+// process, and a projector that does not fit the model is a bare "Failed to initialize multimodal context" whose
+// reason only reaches stderr. These checks read the header only, with a reader bounded by the file's size
+// (gguf-reader.ts), know what llama.cpp reads from each projector type (projector-requirements.ts), and turn each
 // problem into an error a person can act on.
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { type GgufFileInfo, readGgufFileInfo } from 'node-llama-cpp';
+import { formatBytes } from '../../common/format.ts';
+import {
+  GGUF_TYPE,
+  type GgufEntry,
+  GgufFormatError,
+  type GgufHeader,
+  ggufTypeName,
+  readGgufHeader,
+} from './gguf-reader.ts';
+import {
+  AUDIO_PROJECTOR_TYPES,
+  COMMON_BLOCK_TENSORS,
+  COMMON_KEYS,
+  FIXED_SIZE_PROJECTORS,
+  type KeyType,
+  KNOWN_PROJECTOR_TYPES,
+  PROJECTOR_OUTPUT,
+  PROJECTOR_REQUIREMENTS,
+} from './projector-requirements.ts';
 
 export type GgufCheckCode =
   | 'file-missing'
@@ -25,6 +44,12 @@ export interface GgufCheckDetails {
   found?: number;
   /** Wrong kind of file: the general.architecture it has. */
   architecture?: string;
+  /** A GGUF version llama.cpp does not read: the one the file has. */
+  version?: number;
+  /** An incomplete projector or model: the first key or tensor llama.cpp reads that it lacks. */
+  missing?: string;
+  /** The projector type the file declares. */
+  projectorType?: string;
 }
 
 export class GgufCheckError extends Error {
@@ -74,7 +99,7 @@ export interface ChatModelFacts {
 }
 
 export interface ProjectorFacts {
-  /** clip.vision.projector_type or clip.projector_type; 'mlp' (LLaVA-1.5) when the file does not say. */
+  /** clip.projector_type or clip.vision.projector_type ('mlp' is LLaVA-1.5; an mlp with mm.3 reads as 'mlp_norm'). */
   projectorType: string;
   /** Width of the embeddings the projector outputs: must equal the text model's nEmbd. */
   outputSize: number;
@@ -89,66 +114,13 @@ export interface ProjectorFacts {
   /** Image positions one image takes for the fixed-size projectors (mlp, mlp_norm: (imageSize / patchSize)^2). */
   imageTokens: number | null;
   tensorBytes: number;
+  /** clip.vision.image_grid_pinpoints (LLaVA-1.6's tile grid): with it an mlp projector reads more than imageSize. */
+  gridPinpoints?: number[];
+  /** clip.vision.preproc_image_size: the longest edge idefics3 (SmolVLM) scales an image to before tiling it. */
+  preprocImageSize?: number;
 }
 
 type Role = 'model' | 'projector';
-
-// ggml types: [elements per block, bytes per block]. Unknown types only bound the data end by their offset.
-const GGML_BLOCK: Record<number, readonly [number, number]> = {
-  0: [1, 4], // F32
-  1: [1, 2], // F16
-  2: [32, 18], // Q4_0
-  3: [32, 20], // Q4_1
-  6: [32, 22], // Q5_0
-  7: [32, 24], // Q5_1
-  8: [32, 34], // Q8_0
-  9: [32, 36], // Q8_1
-  10: [256, 84], // Q2_K
-  11: [256, 110], // Q3_K
-  12: [256, 144], // Q4_K
-  13: [256, 176], // Q5_K
-  14: [256, 210], // Q6_K
-  15: [256, 292], // Q8_K
-  16: [256, 66], // IQ2_XXS
-  17: [256, 74], // IQ2_XS
-  18: [256, 98], // IQ3_XXS
-  19: [256, 50], // IQ1_S
-  20: [32, 18], // IQ4_NL
-  21: [256, 110], // IQ3_S
-  22: [256, 82], // IQ2_S
-  23: [256, 136], // IQ4_XS
-  24: [1, 1], // I8
-  25: [1, 2], // I16
-  26: [1, 4], // I32
-  27: [1, 8], // I64
-  28: [1, 8], // F64
-  29: [256, 56], // IQ1_M
-  30: [1, 2], // BF16
-  34: [256, 54], // TQ1_0
-  35: [256, 66], // TQ2_0
-  39: [32, 17], // MXFP4
-};
-
-// Where llama.cpp's clip_n_mmproj_embd() reads the output width of each vision projector type: [tensor, ne index].
-const PROJECTOR_OUTPUT: Record<string, readonly [string, number]> = {
-  mlp: ['mm.2.weight', 1],
-  pixtral: ['mm.2.weight', 1],
-  lightonocr: ['mm.2.weight', 1],
-  lfm2: ['mm.2.weight', 1],
-  kimivl: ['mm.2.weight', 1],
-  mlp_norm: ['mm.3.bias', 0],
-  ldp: ['mm.model.mb_block.1.block.2.1.bias', 0],
-  ldpv2: ['mm.model.peg.0.bias', 0],
-  resampler: ['resampler.proj.weight', 0],
-  qwen2vl_merger: ['mm.1.bias', 0],
-  'qwen2.5vl_merger': ['mm.1.bias', 0],
-  gemma3: ['mm.input_projection.weight', 0],
-  idefics3: ['mm.model.fc.weight', 1],
-  llama4: ['mm.model.fc.weight', 1],
-  internvl: ['mm.3.weight', 1],
-};
-
-const FIXED_SIZE_PROJECTORS = new Set(['mlp', 'mlp_norm']);
 
 // Architectures llama.cpp loads that cannot chat: encoders for embeddings and the like.
 const NOT_CHAT_ARCHITECTURES = new Set([
@@ -162,20 +134,8 @@ const NOT_CHAT_ARCHITECTURES = new Set([
   'wavtokenizer-dec',
 ]);
 
-const BIG_ARRAYS = [
-  'tokenizer.ggml.tokens',
-  'tokenizer.ggml.scores',
-  'tokenizer.ggml.token_type',
-  'tokenizer.ggml.merges',
-];
-
-/** "4.1 GB", "512.0 MB", "60.9 kB", "17 bytes". */
-export function formatBytes(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
-  return `${n} byte${n === 1 ? '' : 's'}`;
-}
+// The app's one byte formatter (common/format.ts), re-exported for this module's callers.
+export { formatBytes } from '../../common/format.ts';
 
 function sizes(expected: number, found: number): string {
   let a = formatBytes(expected);
@@ -191,26 +151,16 @@ function what(role: Role): string {
   return role === 'model' ? 'the model file' : 'the projector (mmproj) file';
 }
 
-/** A metadata value by its flat GGUF key ('clip.vision.image_size'); node-llama-cpp nests keys by their dots. */
-function meta(info: GgufFileInfo, key: string): unknown {
-  let node: unknown = info.metadata;
-  for (const part of key.split('.')) {
-    if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node;
-}
-
-function metaNumber(info: GgufFileInfo, key: string): number | undefined {
-  const v = meta(info, key);
+function metaNumber(h: GgufHeader, key: string): number | undefined {
+  const v = h.kv.get(key)?.value;
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);
   return undefined;
 }
 
 /** A per-layer count that may be one number or an array of numbers. */
-function metaCounts(info: GgufFileInfo, key: string): number[] | undefined {
-  const v = meta(info, key);
+function metaCounts(h: GgufHeader, key: string): number[] | undefined {
+  const v = h.kv.get(key)?.value;
   if (typeof v === 'number' || typeof v === 'bigint') return [Number(v)];
   if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' || typeof x === 'bigint')) {
     return v.map(Number);
@@ -218,32 +168,58 @@ function metaCounts(info: GgufFileInfo, key: string): number[] | undefined {
   return undefined;
 }
 
-function metaString(info: GgufFileInfo, key: string): string | undefined {
-  const v = meta(info, key);
+function metaString(h: GgufHeader, key: string): string | undefined {
+  const v = h.kv.get(key)?.value;
   return typeof v === 'string' ? v : undefined;
 }
 
-function metaNumbers(info: GgufFileInfo, key: string): number[] | undefined {
-  const v = meta(info, key);
+function metaNumbers(h: GgufHeader, key: string): number[] | undefined {
+  const v = h.kv.get(key)?.value;
   return Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : undefined;
 }
 
-function tensorBytes(dims: readonly (number | bigint)[], ggmlType: number): number | undefined {
-  const block = GGML_BLOCK[ggmlType];
-  if (!block) return undefined;
-  const [perBlock, bytesPerBlock] = block;
-  let n = 1;
-  for (const d of dims) n *= Number(d);
-  return (n / perBlock) * bytesPerBlock;
-}
-
 interface Header {
-  info: GgufFileInfo;
+  header: GgufHeader;
   fileSize: number;
   tensorBytes: number;
 }
 
-/** Everything common to both roles: exists, is a GGUF, header and tensor data complete. */
+/** What a GgufFormatError means for a person, as a GgufCheckError. */
+function formatProblem(err: GgufFormatError, file: string, role: Role, fileSize: number): GgufCheckError {
+  const base = path.basename(file);
+  switch (err.problem) {
+    case 'header-truncated':
+      return new GgufCheckError(
+        'truncated',
+        `${base}: ${what(role)} is truncated (it ends inside its header, after ${formatBytes(fileSize)}): ` +
+          'delete it and download it again',
+        file,
+        { foundBytes: fileSize },
+        { cause: err },
+      );
+    case 'version':
+      return new GgufCheckError(
+        'not-gguf',
+        `${base}: ${what(role)} cannot be used: ${err.message}: ` +
+          (err.version === 1
+            ? 'download a current conversion of the model'
+            : 'it is damaged or was written by a newer tool; download it again'),
+        file,
+        err.version === undefined ? {} : { version: err.version },
+        { cause: err },
+      );
+    default:
+      return new GgufCheckError(
+        'not-gguf',
+        `${base}: ${what(role)} is damaged (${err.message}): delete it and download it again`,
+        file,
+        {},
+        { cause: err },
+      );
+  }
+}
+
+/** Everything common to both roles: exists, is a GGUF llama.cpp can open, header and tensor data complete. */
 async function readHeader(file: string, role: Role): Promise<Header> {
   const missing: GgufCheckCode = role === 'model' ? 'file-missing' : 'mmproj-missing';
   let fileSize: number;
@@ -308,72 +284,49 @@ async function readHeader(file: string, role: Role): Promise<Header> {
     );
   }
 
-  let info: GgufFileInfo;
+  let header: GgufHeader;
   try {
-    info = await readGgufFileInfo(file, {
-      sourceType: 'filesystem',
-      readTensorInfo: true,
-      spliceSplitFiles: false,
-      logWarnings: false,
-      ignoreKeys: BIG_ARRAYS,
-    });
+    header = await readGgufHeader(file);
   } catch (err) {
+    if (err instanceof GgufFormatError) throw formatProblem(err, file, role, fileSize);
     throw new GgufCheckError(
       'not-gguf',
-      `${base}: ${what(role)} starts like a GGUF file but its header cannot be read (${(err as Error).message}): ` +
-        'delete it and download it again',
+      `${base}: ${what(role)} cannot be read (${(err as Error).message})`,
       file,
       {},
       { cause: err },
     );
   }
 
-  const tensors = info.tensorInfo ?? [];
-  if (tensors.length === 0) {
+  if (header.tensors.length === 0) {
     throw new GgufCheckError(
       role === 'model' ? 'not-a-text-model' : 'not-a-projector',
       `${base} holds no weights (a vocabulary-only GGUF?): choose the ${role === 'model' ? 'model' : 'mmproj'} file itself`,
       file,
     );
   }
-  // Reading past the end yields zeros rather than an error, so a header cut short parses; its end gives it away.
-  const infoEnd = info.infoEndOffset ?? 0;
-  if (infoEnd > fileSize || tensors.some((t) => t.name === '')) {
+  if (header.dataEnd > fileSize) {
     throw new GgufCheckError(
       'truncated',
-      `${base}: ${what(role)} is truncated (it ends inside its header, after ${formatBytes(fileSize)}): ` +
-        'delete it and download it again',
+      `${base}: ${what(role)} is truncated (${sizes(header.dataEnd, fileSize)}): delete it and download it again`,
       file,
-      { foundBytes: fileSize },
+      { expectedBytes: header.dataEnd, foundBytes: fileSize },
     );
   }
-  let expectedEnd = infoEnd;
   let total = 0;
-  for (const t of tensors) {
-    const bytes = tensorBytes(t.dimensions, t.ggmlType);
-    if (bytes !== undefined) total += bytes;
-    expectedEnd = Math.max(expectedEnd, Number(t.fileOffset) + (bytes ?? 1));
-  }
-  if (expectedEnd > fileSize) {
-    throw new GgufCheckError(
-      'truncated',
-      `${base}: ${what(role)} is truncated (${sizes(expectedEnd, fileSize)}): delete it and download it again`,
-      file,
-      { expectedBytes: expectedEnd, foundBytes: fileSize },
-    );
-  }
-  return { info, fileSize, tensorBytes: total };
+  for (const t of header.tensors) total += t.bytes ?? 0;
+  return { header, fileSize, tensorBytes: total };
 }
 
-function architectureOf(info: GgufFileInfo): string | undefined {
-  return metaString(info, 'general.architecture');
+function architectureOf(h: GgufHeader): string | undefined {
+  return metaString(h, 'general.architecture');
 }
 
 /** Reads the model's header and checks that it is a whole GGUF text model llama.cpp can chat with. */
 export async function checkChatModel(file: string): Promise<ChatModelFacts> {
-  const { info, fileSize, tensorBytes: total } = await readHeader(file, 'model');
+  const { header: h, fileSize, tensorBytes: total } = await readHeader(file, 'model');
   const base = path.basename(file);
-  const arch = architectureOf(info);
+  const arch = architectureOf(h);
   if (!arch) {
     throw new GgufCheckError(
       'not-a-text-model',
@@ -399,12 +352,13 @@ export async function checkChatModel(file: string): Promise<ChatModelFacts> {
     );
   }
   const need = (key: string): number => {
-    const v = metaNumber(info, `${arch}.${key}`);
+    const v = metaNumber(h, `${arch}.${key}`);
     if (v === undefined || !(v > 0)) {
       throw new GgufCheckError(
         'not-a-text-model',
         `${base} lacks ${arch}.${key}, which llama.cpp needs to run it: it is not a complete text model`,
         file,
+        { missing: `${arch}.${key}` },
       );
     }
     return v;
@@ -412,25 +366,25 @@ export async function checkChatModel(file: string): Promise<ChatModelFacts> {
   const nEmbd = need('embedding_length');
   const contextLength = need('context_length');
   const nLayers = need('block_count');
-  const heads = metaCounts(info, `${arch}.attention.head_count`) ?? [0];
+  const heads = metaCounts(h, `${arch}.attention.head_count`) ?? [0];
   const nHead = Math.max(...heads);
-  const kvHeads = metaCounts(info, `${arch}.attention.head_count_kv`) ?? heads;
-  const headDimK = metaNumber(info, `${arch}.attention.key_length`) ?? (nHead > 0 ? nEmbd / nHead : 0);
-  const headDimV = metaNumber(info, `${arch}.attention.value_length`) ?? headDimK;
+  const kvHeads = metaCounts(h, `${arch}.attention.head_count_kv`) ?? heads;
+  const headDimK = metaNumber(h, `${arch}.attention.key_length`) ?? (nHead > 0 ? nEmbd / nHead : 0);
+  const headDimV = metaNumber(h, `${arch}.attention.value_length`) ?? headDimK;
   let kvPerLayerSum = 0;
   for (let l = 0; l < nLayers; l++) {
     const kv = kvHeads.length === 1 ? kvHeads[0]! : (kvHeads[l] ?? 0);
     kvPerLayerSum += kv * (headDimK + headDimV);
   }
-  const embd = info.tensorInfo?.find((t) => t.name === 'token_embd.weight');
-  const vocabFromKey = metaNumber(info, `${arch}.vocab_size`);
-  const nVocab = embd?.dimensions[1] !== undefined ? Number(embd.dimensions[1]) : (vocabFromKey ?? null);
+  const embd = h.tensors.find((t) => t.name === 'token_embd.weight');
+  const vocabFromKey = metaNumber(h, `${arch}.vocab_size`);
+  const nVocab = embd?.dims[1] !== undefined ? embd.dims[1] : (vocabFromKey ?? null);
   return {
     architecture: arch,
     nEmbd,
     contextLength,
-    chatTemplate: metaString(info, 'tokenizer.chat_template') ?? null,
-    name: metaString(info, 'general.name') ?? null,
+    chatTemplate: metaString(h, 'tokenizer.chat_template') ?? null,
+    name: metaString(h, 'general.name') ?? null,
     fileSize,
     nLayers,
     nHead,
@@ -440,18 +394,32 @@ export async function checkChatModel(file: string): Promise<ChatModelFacts> {
     nVocab,
     kvBytesPerToken: 2 * kvPerLayerSum,
     tensorBytes: total,
-    fileType: metaNumber(info, 'general.file_type') ?? null,
-    splitCount: metaNumber(info, 'split.count') ?? 1,
+    fileType: metaNumber(h, 'general.file_type') ?? null,
+    splitCount: metaNumber(h, 'split.count') ?? 1,
   };
 }
 
-/** Reads the projector's header and checks that it is a whole CLIP vision projector (mmproj). */
+/** Whether a key holds what llama.cpp reads it as (it asserts the type: another type aborts the process). */
+function hasType(e: GgufEntry, type: KeyType): boolean {
+  if (type === 'u32') return e.type === GGUF_TYPE.u32;
+  if (type === 'f32') return e.type === GGUF_TYPE.f32;
+  return e.type === GGUF_TYPE.array && e.itemType === GGUF_TYPE.f32 && (e.length ?? 0) >= 3;
+}
+
+function typeOf(e: GgufEntry): string {
+  if (e.type !== GGUF_TYPE.array) return ggufTypeName(e.type);
+  return `array of ${e.length} ${ggufTypeName(e.itemType ?? -1)}`;
+}
+
+const KEY_TYPE_NAME: Record<KeyType, string> = { u32: 'u32', f32: 'f32', 'f32-array-3': 'array of 3 f32' };
+
+/** Reads the projector's header and checks that it is a whole vision projector (mmproj) llama.cpp can load. */
 export async function checkProjector(file: string): Promise<ProjectorFacts> {
-  const { info, fileSize, tensorBytes: total } = await readHeader(file, 'projector');
+  const { header: h, fileSize, tensorBytes: total } = await readHeader(file, 'projector');
   const base = path.basename(file);
-  const arch = architectureOf(info);
+  const arch = architectureOf(h);
   if (arch !== 'clip') {
-    const looksLikeModel = arch !== undefined && metaNumber(info, `${arch}.embedding_length`) !== undefined;
+    const looksLikeModel = arch !== undefined && metaNumber(h, `${arch}.embedding_length`) !== undefined;
     throw new GgufCheckError(
       'not-a-projector',
       looksLikeModel
@@ -462,8 +430,9 @@ export async function checkProjector(file: string): Promise<ProjectorFacts> {
       looksLikeModel ? { architecture: arch } : {},
     );
   }
-  if (meta(info, 'clip.has_vision_encoder') !== true) {
-    const audio = meta(info, 'clip.has_audio_encoder') === true;
+  const declared = metaString(h, 'clip.projector_type') || metaString(h, 'clip.vision.projector_type');
+  const audio = h.kv.get('clip.has_audio_encoder')?.value === true || AUDIO_PROJECTOR_TYPES.has(declared ?? '');
+  if (h.kv.get('clip.has_vision_encoder')?.value !== true) {
     throw new GgufCheckError(
       'not-a-projector',
       audio
@@ -472,44 +441,92 @@ export async function checkProjector(file: string): Promise<ProjectorFacts> {
       file,
     );
   }
-  const projectorType =
-    metaString(info, 'clip.vision.projector_type') ?? metaString(info, 'clip.projector_type') ?? 'mlp';
-  const tensors = info.tensorInfo ?? [];
+  if (!declared) {
+    throw new GgufCheckError(
+      'not-a-projector',
+      `${base}: the projector does not say what kind it is (no clip.projector_type), so llama.cpp cannot load it: ` +
+        'it is incomplete or made by an old converter; download the mmproj file published with the model again',
+      file,
+      { missing: 'clip.projector_type' },
+    );
+  }
+  if (!KNOWN_PROJECTOR_TYPES.has(declared) || AUDIO_PROJECTOR_TYPES.has(declared)) {
+    throw new GgufCheckError(
+      'not-a-projector',
+      AUDIO_PROJECTOR_TYPES.has(declared)
+        ? `${base} is an audio projector (${declared}), not a vision one: pictures need the vision mmproj file`
+        : `${base}: projector type "${declared}" is not one this version of llama.cpp supports: ` +
+            'choose a model from the catalog, or one whose projector llama.cpp reads (LLaVA-1.5, SmolVLM, Qwen2.5-VL, Gemma 3, ...)',
+      file,
+      { projectorType: declared },
+    );
+  }
+  const names = new Set(h.tensors.map((t) => t.name));
+  // llama.cpp turns an mlp projector with an mm.3 tensor into Yi-VL's mlp_norm
+  const projectorType = declared === 'mlp' && names.has('mm.3.weight') ? 'mlp_norm' : declared;
+  const req = PROJECTOR_REQUIREMENTS[projectorType];
+  const label = req?.label ?? projectorType;
+  const lacks = (name: string): GgufCheckError =>
+    new GgufCheckError(
+      'not-a-projector',
+      `${base}: the projector lacks ${name}: it is incomplete or not a ${label} projector; download it again`,
+      file,
+      { missing: name, projectorType },
+    );
+
+  for (const [key, type] of [...COMMON_KEYS, ...(req?.keys ?? [])]) {
+    const e = h.kv.get(key);
+    if (!e) throw lacks(key);
+    if (!hasType(e, type)) {
+      throw new GgufCheckError(
+        'not-a-projector',
+        `${base}: the projector's ${key} is a ${typeOf(e)} where llama.cpp reads a ${KEY_TYPE_NAME[type]}: ` +
+          `it is damaged or not a ${label} projector; download it again`,
+        file,
+        { missing: key, projectorType },
+      );
+    }
+  }
+  const num = (key: string) => metaNumber(h, key) ?? 0;
+  for (const key of ['clip.vision.embedding_length', 'clip.vision.attention.head_count', 'clip.vision.patch_size']) {
+    if (!(num(key) > 0)) {
+      throw new GgufCheckError(
+        'not-a-projector',
+        `${base}: the projector's ${key} is ${num(key)}, which llama.cpp cannot use: it is damaged; download it again`,
+        file,
+        { projectorType },
+      );
+    }
+  }
+
+  for (const name of req?.tensors ?? []) if (!names.has(name)) throw lacks(name);
+  // Gemma 3n's MobileNet has no transformer blocks; every other vision encoder needs these in each block.
+  const blockTensors = projectorType === 'gemma3nv' ? [] : [...COMMON_BLOCK_TENSORS, ...(req?.blockTensors ?? [])];
+  const blocks = num('clip.vision.block_count');
+  for (let b = 0; b < blocks; b++) {
+    for (const t of blockTensors) if (!names.has(`v.blk.${b}.${t}`)) throw lacks(`v.blk.${b}.${t}`);
+  }
+
   let outputSize: number | undefined;
   let outputSizeFrom: 'tensor' | 'key' = 'tensor';
   const where = PROJECTOR_OUTPUT[projectorType];
   if (where) {
     const [name, index] = where;
-    const t = tensors.find((x) => x.name === name);
-    const d = t?.dimensions[index];
-    if (d !== undefined) outputSize = Number(d);
-    else if (projectorType === 'mlp' || projectorType === 'mlp_norm') {
-      throw new GgufCheckError(
-        'not-a-projector',
-        `${base} is an incomplete ${projectorType} projector (no ${name} tensor): llama.cpp would crash on it; ` +
-          'download the mmproj file again',
-        file,
-      );
-    }
-  }
-  if (outputSize === undefined) {
-    outputSize = metaNumber(info, 'clip.vision.projection_dim');
+    const d = h.tensors.find((x) => x.name === name)?.dims[index];
+    if (d === undefined) throw lacks(name); // clip_n_mmproj_embd() reads it unchecked: a segfault
+    outputSize = d;
+  } else {
+    outputSize = num('clip.vision.projection_dim');
     outputSizeFrom = 'key';
   }
-  if (outputSize === undefined) {
+  const imageSize = num('clip.vision.image_size');
+  const patchSize = num('clip.vision.patch_size');
+  if (!(imageSize > 0)) {
     throw new GgufCheckError(
       'not-a-projector',
-      `${base}: cannot tell what the ${projectorType} projector outputs (no known output tensor, no clip.vision.projection_dim)`,
+      `${base} has clip.vision.image_size ${imageSize}: it is not a complete vision projector`,
       file,
-    );
-  }
-  const imageSize = metaNumber(info, 'clip.vision.image_size') ?? 0;
-  const patchSize = metaNumber(info, 'clip.vision.patch_size') ?? 0;
-  if (!(imageSize > 0) || !(patchSize > 0)) {
-    throw new GgufCheckError(
-      'not-a-projector',
-      `${base} lacks clip.vision.image_size or clip.vision.patch_size: it is not a complete vision projector`,
-      file,
+      { projectorType },
     );
   }
   const facts: ProjectorFacts = {
@@ -519,14 +536,18 @@ export async function checkProjector(file: string): Promise<ProjectorFacts> {
     imageSize,
     patchSize,
     fileSize,
-    name: metaString(info, 'general.name') ?? null,
+    name: metaString(h, 'general.name') ?? null,
     imageTokens: FIXED_SIZE_PROJECTORS.has(projectorType) ? (imageSize / patchSize) ** 2 : null,
     tensorBytes: total,
   };
-  const mean = metaNumbers(info, 'clip.vision.image_mean');
-  const std = metaNumbers(info, 'clip.vision.image_std');
+  const mean = metaNumbers(h, 'clip.vision.image_mean');
+  const std = metaNumbers(h, 'clip.vision.image_std');
   if (mean) facts.imageMean = mean;
   if (std) facts.imageStd = std;
+  const pinpoints = metaNumbers(h, 'clip.vision.image_grid_pinpoints');
+  if (pinpoints?.length) facts.gridPinpoints = pinpoints;
+  const preproc = h.kv.get('clip.vision.preproc_image_size')?.value;
+  if (typeof preproc === 'number' && preproc > 0) facts.preprocImageSize = preproc;
   return facts;
 }
 

@@ -6,6 +6,8 @@ import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { type Backend, candidateBackends, estimateGpuLayers, VARIANT } from './backend.ts';
 import { checkPair } from './gguf-check.ts';
+import { ProjectorInputs, projectorLimit } from './image-input.ts';
+import { bindingSampling, FAMILY_SAMPLING, familyOf, type ModelFamily, samplingFor } from './sampling.ts';
 import { chooseTemplate, describeTemplate, type TemplateChoice } from './templates.ts';
 import {
   type BackendInfo,
@@ -45,19 +47,32 @@ const loadModel = (options: Record<string, unknown>) => {
 };
 
 export const DEFAULT_CONTEXT = 4096;
+/** llama.cpp's default batch. A smaller context must get a batch no larger than itself: llama.cpp clamps n_batch to
+ * n_ctx while the binding still feeds prompts in chunks of its own n_batch, and a chunk above the clamp aborts the
+ * process (GGML_ASSERT n_tokens_all <= n_batch) instead of reporting a full context. */
+const DEFAULT_BATCH = 512;
 
-async function gpuFreeBytes(ctx: Context): Promise<number> {
+/**
+ * Free memory of the largest GPU in bytes. When the binding cannot say, null, with the reason added to `notes`:
+ * the layers then stay where they were loaded (all on the GPU) instead of a failed query reading as "no memory".
+ */
+export function gpuFreeBytes(ctx: Pick<Context, 'ctx'>, notes: string[]): number | null {
   try {
     const devices = ctx.ctx.getBackendDevicesInfo();
     return Math.max(0, ...devices.filter((d) => d.type !== 'cpu').map((d) => d.maxMemorySize || 0));
-  } catch {
-    return 0;
+  } catch (err) {
+    notes.push(
+      `the GPU's free memory could not be read (${(err as Error).message}): all layers were put on the GPU; ` +
+        'if it runs out of memory, set GPU layers in Settings',
+    );
+    return null;
   }
 }
 
 export async function loadLlamaNodeChat(o: VisionChatLoadOptions): Promise<VisionChat> {
   const { model, projector } = await checkPair(o.model, o.mmproj);
   const template = chooseTemplate(o.chatTemplate, model, projector);
+  const family = familyOf(model, projector);
   const contextSize = o.contextSize ?? Math.min(DEFAULT_CONTEXT, model.contextLength || DEFAULT_CONTEXT);
   const notes: string[] = [];
   const projectorBytes = (await stat(o.mmproj)).size;
@@ -70,19 +85,22 @@ export async function loadLlamaNodeChat(o: VisionChatLoadOptions): Promise<Visio
       ctx = await loadModel({
         model: o.model,
         n_ctx: contextSize,
+        n_batch: Math.min(DEFAULT_BATCH, contextSize),
         n_gpu_layers: layers,
         ...(o.threads ? { n_threads: o.threads } : {}),
         n_parallel: 1,
         lib_variant: VARIANT[backend],
       });
-      if (backend !== 'cpu' && (o.gpuLayers === undefined || o.gpuLayers === 'auto')) {
+      const free =
+        backend !== 'cpu' && (o.gpuLayers === undefined || o.gpuLayers === 'auto') ? gpuFreeBytes(ctx, notes) : null;
+      if (free !== null) {
         // With the device's memory known, reload with the layers that fit if everything does not.
         const fit = estimateGpuLayers({
           modelBytes: model.fileSize,
           projectorBytes,
           layers: model.nLayers,
           kvBytes: model.kvBytesPerToken * contextSize,
-          gpuFreeBytes: await gpuFreeBytes(ctx),
+          gpuFreeBytes: free,
         });
         if (fit <= model.nLayers) {
           await ctx.release();
@@ -92,7 +110,9 @@ export async function loadLlamaNodeChat(o: VisionChatLoadOptions): Promise<Visio
           ctx = await loadModel({
             model: o.model,
             n_ctx: contextSize,
+            n_batch: Math.min(DEFAULT_BATCH, contextSize),
             n_gpu_layers: layers,
+            ...(o.threads ? { n_threads: o.threads } : {}),
             n_parallel: 1,
             lib_variant: VARIANT[backend],
           });
@@ -110,12 +130,13 @@ export async function loadLlamaNodeChat(o: VisionChatLoadOptions): Promise<Visio
         throw new Error(`the ${backend} build found no usable GPU (are its runtime libraries installed?)`);
       }
       const devices = used.join(', ') || (backend === 'cpu' ? 'CPU' : backend);
-      return new LlamaNodeChat(ctx, template, {
+      return new LlamaNodeChat(ctx, template, family, new ProjectorInputs(projectorLimit(projector)), {
         backend,
         device: devices,
         gpuLayers: backend === 'cpu' ? 0 : layers,
         notes,
         chatTemplate: describeTemplate(template),
+        sampling: { family, ...FAMILY_SAMPLING[family] },
       });
     } catch (err) {
       if (ctx) await ctx.release().catch(() => {});
@@ -152,19 +173,49 @@ class LlamaNodeChat implements VisionChat {
   constructor(
     private readonly ctx: Context,
     private readonly template: TemplateChoice,
+    private readonly family: ModelFamily,
+    private readonly inputs: ProjectorInputs,
     readonly info: BackendInfo & { backend: Backend },
   ) {}
+
+  /** stop() came while the images were being prepared, before there was a completion to stop. */
+  private stopAsked = false;
 
   async complete(turns: ChatTurn[], options: CompletionOptions = {}): Promise<CompletionResult> {
     if (this.released) throw new VisionChatError('released', 'the model was released');
     if (this.running) throw new VisionChatError('busy', 'the model is already answering; wait for it or stop it');
-    const messages = turns.map((t) => ({
-      role: t.role,
-      content: t.images?.length
-        ? [...t.images.map((url) => ({ type: 'image_url', image_url: { url } })), { type: 'text', text: t.text }]
-        : t.text,
-    }));
+    const sampling = samplingFor(this.family, { temperature: options.temperature, seed: options.seed });
     const start = performance.now();
+    this.stopAsked = false;
+    // The images as this projector should get them (image-input.ts); the model counts as busy meanwhile.
+    const prepared = Promise.all(
+      turns.map(async (t) => ({
+        role: t.role,
+        content: t.images?.length
+          ? [
+              ...(await Promise.all(t.images.map((f) => this.inputs.get(f)))).map((url) => ({
+                type: 'image_url',
+                image_url: { url },
+              })),
+              { type: 'text', text: t.text },
+            ]
+          : t.text,
+      })),
+    );
+    this.running = prepared;
+    let messages: Awaited<typeof prepared>;
+    try {
+      messages = await prepared;
+    } catch (err) {
+      this.running = null;
+      throw new VisionChatError('completion-failed', `an image could not be read: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    if (this.released) {
+      this.running = null; // release() came meanwhile: the context is gone or going
+      throw new VisionChatError('released', 'the model was released');
+    }
     let first = 0;
     let received = '';
     const task = this.ctx.completion(
@@ -174,8 +225,7 @@ class LlamaNodeChat implements VisionChat {
         ...(this.template.kind === 'named' ? { jinja: false, chat_template: this.template.name } : {}),
         ...(this.template.kind === 'jinja' ? { jinja: true, chat_template: this.template.source } : {}),
         n_predict: options.maxTokens ?? 1024,
-        temperature: options.temperature ?? 0.2,
-        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        ...bindingSampling(sampling),
       },
       (t) => {
         if (!first) first = performance.now();
@@ -186,6 +236,7 @@ class LlamaNodeChat implements VisionChat {
       },
     );
     this.running = task;
+    if (this.stopAsked) this.ctx.stopCompletion();
     let r: Completion;
     try {
       r = await task;
@@ -220,12 +271,15 @@ class LlamaNodeChat implements VisionChat {
         timeToFirstTokenMs: (first || performance.now()) - start,
         tokensPerSecond: r.timings.predicted_per_second || 0,
         totalMs: performance.now() - start,
+        sampling,
       },
     };
   }
 
   stop(): void {
-    if (this.running) this.ctx.stopCompletion();
+    if (!this.running) return;
+    this.stopAsked = true;
+    this.ctx.stopCompletion();
   }
 
   async release(): Promise<void> {

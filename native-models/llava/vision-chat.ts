@@ -1,5 +1,6 @@
 // The one interface the chat service talks to. Today @fugood/llama.node implements it (llama.cpp with libmtmd);
 // the day node-llama-cpp takes images, switching the binding is one new file behind this interface.
+import type { SamplingDefaults, SamplingSettings } from './sampling.ts';
 
 export interface VisionChatLoadOptions {
   model: string;
@@ -16,7 +17,8 @@ export interface VisionChatLoadOptions {
 export interface ChatTurn {
   role: 'system' | 'user' | 'assistant';
   text: string;
-  /** Paths of images already normalised by the app (decoded, oriented, resized, PNG or JPEG). */
+  /** Paths of images already normalised by the app (decoded, upright, bounded, PNG or JPEG); sized for the projector
+   * by the implementation (image-input.ts). */
   images?: string[];
 }
 
@@ -30,6 +32,8 @@ export interface CompletionStats {
   /** Generation rate after the first token. */
   tokensPerSecond: number;
   totalMs: number;
+  /** The sampling settings this answer was written with, seed included: with them the answer can be reproduced. */
+  sampling?: SamplingSettings;
 }
 
 export interface CompletionResult {
@@ -42,7 +46,9 @@ export interface CompletionResult {
 export interface CompletionOptions {
   onToken?: (token: string) => void;
   maxTokens?: number;
+  /** Overrides the model family's temperature (sampling.ts); 0 is greedy. */
   temperature?: number;
+  /** Fixes the sampler's seed (0 … 2^31-1); without it a fresh one is drawn and reported in the stats. */
   seed?: number;
 }
 
@@ -54,6 +60,8 @@ export interface BackendInfo {
   /** Sentences for the user: a GPU load that fell back to CPU, and the like. */
   notes: string[];
   chatTemplate: string;
+  /** The model family's sampling defaults (sampling.ts), before a request's temperature and seed. */
+  sampling?: SamplingDefaults & { family: string };
 }
 
 export interface VisionChat {

@@ -17,7 +17,9 @@ import { cliOptions, table, timed } from './stats.ts';
 const opts = cliOptions(process.argv.slice(2));
 if (!opts.model) {
   console.error('usage: npm run bench:clip -- --model DIR [--images DIR] [--count 64] [--variant fp32] [--threads N]');
-  console.error('A realistic-cost model: bash ../shared/tools/make-random-clip.sh /tmp/clip-random');
+  console.error(
+    'A realistic-cost model (random weights, ViT-B/32 shapes): npm run bench:make-model -- /tmp/clip-random',
+  );
   process.exit(2);
 }
 const variant = (opts.variant ?? 'fp32') as Variant;

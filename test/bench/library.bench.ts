@@ -199,7 +199,9 @@ if (phase) {
 
 if (!opts.model) {
   console.error('usage: npm run bench:library -- --model DIR [--photos 48] [--rescan 10000] [--vectors 100000]');
-  console.error('A realistic-cost model: bash ../shared/tools/make-random-clip.sh /tmp/clip-random');
+  console.error(
+    'A realistic-cost model (random weights, ViT-B/32 shapes): npm run bench:make-model -- /tmp/clip-random',
+  );
   process.exit(2);
 }
 const phases = (opts.phases ?? 'index,rescan,search').split(',');

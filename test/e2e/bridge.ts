@@ -2,6 +2,7 @@
 // carries the same contract over a WebSocket to the real router logic (dispatch), the real backend and a real engine
 // process. Only on 127.0.0.1. Pictures (glance://…) are served by id through the backend's resolvers, as the app's
 // protocol handler does.
+import { EventEmitter } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,14 +12,18 @@ import { WebSocketServer } from 'ws';
 import { EngineSupervisor } from '../../electron/engine/process/supervisor.ts';
 import { CHANNELS } from '../../electron/ipc/contract.ts';
 import { createBackend } from '../../electron/main/backend.ts';
-import { createCaptureFlow } from '../../electron/main/capture/flow.ts';
+import { type CaptureFlow, createCaptureFlow } from '../../electron/main/capture/flow.ts';
 import { dispatch } from '../../electron/main/router.ts';
 
 export interface Bridge {
   url: string;
   engine: EngineSupervisor;
+  /** Screenshot-and-ask as the hotkey drives it: start() readies the frame the #capture overlay shows. */
+  capture: CaptureFlow;
   /** What the "native folder picker" answers next. */
   pickFolder: { next: string | null };
+  /** Every app event as the window gets it ('chat.token', 'library.progress', ...), for tests to wait on. */
+  events: EventEmitter;
   close(): Promise<void>;
 }
 
@@ -69,7 +74,9 @@ export async function startBridge(opts: {
   env?: NodeJS.ProcessEnv;
 }): Promise<Bridge> {
   const sockets = new Set<import('ws').WebSocket>();
+  const events = new EventEmitter();
   const broadcast = (event: string, payload: unknown) => {
+    events.emit(event, payload);
     const text = JSON.stringify({ event, payload });
     for (const s of sockets) s.send(text);
   };
@@ -89,13 +96,13 @@ export async function startBridge(opts: {
   const backendCapture = createCaptureFlow({
     engine,
     platform: 'linux',
-    displayUnderPointer: () => ({
-      id: 1,
-      bounds: { x: 0, y: 0, width: 1280, height: 800 },
-      workArea: { x: 0, y: 0, width: 1280, height: 770 },
-      scaleFactor: 1,
-    }),
-    grab: async (d) => {
+    grab: async () => {
+      const d = {
+        id: 1,
+        bounds: { x: 0, y: 0, width: 1280, height: 800 },
+        workArea: { x: 0, y: 0, width: 1280, height: 770 },
+        scaleFactor: 1,
+      };
       const png = await sharp({
         create: { width: d.bounds.width, height: d.bounds.height, channels: 3, background: '#ffffff' },
       })
@@ -108,7 +115,7 @@ export async function startBridge(opts: {
         ])
         .png()
         .toBuffer();
-      return { png: new Uint8Array(png), width: d.bounds.width, height: d.bounds.height };
+      return { png: new Uint8Array(png), width: d.bounds.width, height: d.bounds.height, display: d };
     },
     openOverlay: () => {},
     closeOverlay: () => {},
@@ -181,7 +188,9 @@ export async function startBridge(opts: {
   return {
     url: `http://127.0.0.1:${port}/`,
     engine,
+    capture: backendCapture,
     pickFolder,
+    events,
     async close() {
       for (const s of sockets) s.terminate();
       wss.close();

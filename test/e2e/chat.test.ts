@@ -9,7 +9,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CHAT_CATALOG } from '../../native-models/catalog.ts';
 import type { FakeHub } from '../fixtures/fake-hub.ts';
 import * as img from '../fixtures/images.ts';
-import { repoRoot } from '../fixtures/shared.ts';
+import { repoRoot } from '../fixtures/repo.ts';
+import { axeBothSchemes, describeViolations, failing } from './axe.ts';
 import { type Bridge, startBridge } from './bridge.ts';
 import { launchChromium } from './browser.ts';
 import { startModelHub } from './fixtures.ts';
@@ -58,35 +59,64 @@ it('chats about an image: tokens stream in, Stop ends the answer, the conversati
   const photo = await img.writeSolid(path.join(tmp, 'sunset.png'), [250, 120, 40], 200, 150);
   await page.getByLabel('Image files').setInputFiles(photo);
   await page.getByRole('textbox', { name: 'Message' }).fill('What is in this picture?');
-  // Watch the live bubble from inside the page: how many distinct lengths its text goes through.
-  const watch = page.evaluate(
+  // Watch the live bubble from inside the page: it resolves once its text has gone through three lengths.
+  const grew = page.evaluate(
     () =>
       new Promise<number>((resolve) => {
         const lengths = new Set<number>();
         const obs = new MutationObserver(() => {
           const live = document.querySelector('[aria-label="Assistant, writing"]');
           if (live) lengths.add(live.textContent?.length ?? 0);
+          if (lengths.size >= 3) {
+            obs.disconnect();
+            resolve(lengths.size);
+          }
         });
         obs.observe(document.body, { subtree: true, childList: true, characterData: true });
-        setTimeout(() => {
-          obs.disconnect();
-          resolve(lengths.size);
-        }, 4000);
       }),
   );
-  await page.getByRole('button', { name: 'Send' }).click();
-  await expect.poll(() => page.getByLabel('Assistant, writing').count(), { timeout: 30_000 }).toBe(1);
-  await page.screenshot({ path: path.join(SHOTS, 'chat-streaming.png') });
-  const stop = page.getByRole('button', { name: 'Stop' });
-  if (await stop.count()) await stop.click().catch(() => {}); // the tiny model may finish first
-  expect(await watch).toBeGreaterThan(2); // the answer grew in several steps, not all at once
-  await expect.poll(() => page.getByRole('article', { name: 'Assistant' }).count(), { timeout: 30_000 }).toBe(1);
+  // The tiny model answers faster than a click: freeze the engine after its third token event, so that the answer
+  // is certainly still being written when Stop is clicked (it never emits end-of-text, so it would go on to its
+  // token limit), and let it go on once the stop request is on its way.
+  const pid = bridge.engine.pid!;
+  let events = 0;
+  const frozen = new Promise<void>((resolve) => {
+    const onToken = () => {
+      if (++events < 3) return;
+      bridge.events.off('chat.token', onToken);
+      process.kill(pid, 'SIGSTOP');
+      resolve();
+    };
+    bridge.events.on('chat.token', onToken);
+  });
+  try {
+    await page.getByRole('button', { name: 'Send' }).click();
+    await frozen;
+    expect(await grew).toBeGreaterThanOrEqual(3); // the answer grew in several steps, not all at once
+    await page.screenshot({ path: path.join(SHOTS, 'chat-streaming.png') });
+    // while it streams, the log is reachable from the keyboard to scroll it
+    await page.getByRole('log', { name: 'Messages' }).focus();
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('log');
+    await page.getByRole('button', { name: 'Stop' }).click();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  const answer = page.getByRole('article', { name: 'Assistant' });
+  await expect.poll(() => answer.count()).toBe(1);
+  await expect.poll(() => answer.locator('.stopped').textContent()).toBe('stopped');
+  expect(await page.getByLabel('Assistant, writing').count()).toBe(0);
   await page.getByRole('textbox', { name: 'Message' }).fill('Tell me more.');
   await page.getByRole('button', { name: 'Send' }).click();
-  await expect.poll(() => page.getByRole('article', { name: 'Assistant' }).count(), { timeout: 30_000 }).toBe(2);
+  await expect.poll(() => answer.count()).toBe(2);
   expect(await page.getByRole('article', { name: 'You' }).count()).toBe(2);
   expect(await page.locator('[role="log"] img').count()).toBeGreaterThan(0); // the attachment, served by id
   await page.screenshot({ path: path.join(SHOTS, 'chat.png') });
+  // a conversation with answers, in both colour schemes
+  const found = await axeBothSchemes(page);
+  expect({ light: describeViolations(failing(found.light)), dark: describeViolations(failing(found.dark)) }).toEqual({
+    light: [],
+    dark: [],
+  });
 });
 
 it('shows the settings with the privacy statement', async () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Library } from '../../electron/engine/library/library.ts';
 import { glancePaths, modelDir } from '../../electron/engine/paths.ts';
 import type { FakeHub } from '../fixtures/fake-hub.ts';
-import { repoRoot } from '../fixtures/shared.ts';
+import { repoRoot } from '../fixtures/repo.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
 import { type Bridge, startBridge } from './bridge.ts';
 import { launchChromium } from './browser.ts';
@@ -42,24 +42,13 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-/** Waits until `check` holds (usable outside a test, unlike expect.poll). */
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function open(bridge: Bridge): Promise<Page> {
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(bridge.url);
-  await until(
-    async () => ((await page.getByRole('status').first().textContent()) ?? '').includes('ready'),
-    'the engine',
-  );
+  // the engine line in the navigation (Playwright waits on the DOM, usable outside a test unlike expect.poll)
+  await page.getByRole('navigation').getByRole('status').filter({ hasText: 'ready' }).waitFor();
   if (errors.length) throw new Error(`the page failed: ${errors.join('; ')}`);
   return page;
 }
@@ -99,10 +88,24 @@ describe('first run, indexing, search and tags', () => {
       const grid = document.querySelector('[role="grid"]')!;
       const first = () => grid.querySelector('button[data-photo-id]')?.getAttribute('title') ?? '';
       const input = document.activeElement as HTMLElement;
+      // the page changing is an event: watch it from before Enter, so that no change is missed. Done: the search
+      // was seen running ("Searching…") and has ended with red-car first.
+      const summary = () => document.querySelector('.summary')?.textContent ?? '';
+      const shown = new Promise<void>((resolve) => {
+        let searched = false;
+        const obs = new MutationObserver(() => {
+          if (summary().startsWith('Searching')) searched = true;
+          else if (searched && first().startsWith('red-car')) {
+            obs.disconnect();
+            resolve();
+          }
+        });
+        obs.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+      });
       const t0 = performance.now();
       input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
       input.closest('form')?.requestSubmit();
-      while (!first().startsWith('red-car')) await new Promise((r) => setTimeout(r, 1));
+      await shown;
       await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
       return performance.now() - t0;
     });

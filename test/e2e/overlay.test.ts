@@ -7,9 +7,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { OverlayRect } from '../../electron/ipc/contract.ts';
-import { repoRoot } from '../fixtures/shared.ts';
+import { repoRoot } from '../fixtures/repo.ts';
 import { launchChromium } from './browser.ts';
 import { buildRenderer } from './renderer-build.ts';
 
@@ -97,7 +97,15 @@ afterAll(async () => {
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
 });
 
-const pages: { page: Page; errors: string[] }[] = [];
+/** The pages the running test opened, with the errors each reported; every test starts with none. */
+let pages: { page: Page; errors: string[] }[] = [];
+afterEach(async () => {
+  const opened = pages;
+  pages = [];
+  await Promise.all(opened.map((p) => p.page.close()));
+  // every page ran under the CSP without errors
+  expect(opened.flatMap((p) => p.errors)).toEqual([]);
+});
 
 async function open(): Promise<Page> {
   const page = await browser.newPage();
@@ -177,6 +185,9 @@ it('cancels on Esc', async () => {
   expect((await calls(page)).some((c) => c.channel === 'capture.select')).toBe(false);
 });
 
-it('runs under the CSP without errors', () => {
+it('runs under the CSP without errors', async () => {
+  const page = await open();
+  await drag(page, [100, 100], [300, 250]);
+  expect(await selected(page)).toEqual({ x: 100, y: 100, width: 200, height: 150 });
   expect(pages.flatMap((p) => p.errors)).toEqual([]);
 });

@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'vite';
-import { repoRoot } from '../fixtures/shared.ts';
+import { repoRoot } from '../fixtures/repo.ts';
 
 export async function buildRenderer(): Promise<string> {
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'glance-renderer-'));

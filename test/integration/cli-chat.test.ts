@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHAT_CATALOG } from '../../native-models/catalog.ts';
 import { type FakeHub, startFakeHub } from '../fixtures/fake-hub.ts';
 import * as img from '../fixtures/images.ts';
-import { repoRoot } from '../fixtures/shared.ts';
+import { repoRoot } from '../fixtures/repo.ts';
 import { type TinyLlava, writeTinyLlava } from '../fixtures/tiny-llava.ts';
 
 const exec = promisify(execFile);
@@ -66,6 +66,19 @@ describe('glance models', () => {
       expect.arrayContaining(['clip-vit-base-patch32', 'llava-1.5-7b', 'smolvlm-500m']),
     );
     expect(list.every((m) => !m.installed)).toBe(true);
+  });
+
+  it('says in plain words where a licence limits use: in the list, its JSON, and before a download', async () => {
+    const text = await glance(['models', 'list']);
+    expect(text.stdout).toMatch(/qwen2\.5-vl-3b: .*non-commercial/i);
+    expect(text.stdout).toMatch(/clip-vit-base-patch32: .*out of scope/i);
+    expect(text.stdout).not.toMatch(/smolvlm-500m: /); // Apache-2.0: nothing to say
+    const json = JSON.parse((await glance(['models', 'list', '--json'])).stdout) as {
+      id: string;
+      licenceNote?: string;
+    }[];
+    expect(json.find((m) => m.id === 'qwen2.5-vl-3b')?.licenceNote).toMatch(/non-commercial/i);
+    expect(json.find((m) => m.id === 'smolvlm-500m')?.licenceNote).toBeUndefined();
   });
 
   it('says what to do when no chat model is installed', async () => {
@@ -126,6 +139,81 @@ describe('glance ask and glance chat', () => {
     expect(r.stderr).toMatch(/smolvlm-500m · conversation \d+/);
     expect(r.stderr).toMatch(/attached 1 image\(s\) to your next message/);
     expect(r.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(3); // three answers
+  });
+
+  it('a failed first turn leaves no conversation behind (ask and chat), and chat goes on in a new one', async () => {
+    const bad = await img.writeTruncatedJpeg(path.join(tmp, 'cut.jpg'));
+    const asked = await glance(['ask', bad, 'What is this?', '--max-tokens', '3']);
+    expect(asked.code).not.toBe(0);
+    const r = await glance(['chat', '--max-tokens', '3'], `/image ${bad}\nfirst\nsecond\n/exit\n`);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/error: /);
+    expect(r.stderr).not.toMatch(/there is no conversation/);
+    expect(r.stdout.trim()).not.toBe(''); // the second message was answered
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path.join(tmp, 'home', 'glance.db'), { readonly: true });
+    const unanswered = db
+      .prepare(
+        `SELECT count(*) AS n FROM conversations c WHERE NOT EXISTS
+           (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant')`,
+      )
+      .get() as { n: number };
+    db.close();
+    expect(unanswered.n).toBe(0);
+  });
+
+  // Sampling: every run reports its settings (seed included), and those settings reproduce the answer.
+  interface AskJson {
+    sampling: { family: string; temperature: number; topP: number; seed: number };
+    message: { text: string; stats: { generatedTokens: number } };
+  }
+  const askJson = async (...extra: string[]): Promise<AskJson> => {
+    const r = await glance(['ask', photo, 'What colour is this?', '--max-tokens', '12', '--json', ...extra]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    return JSON.parse(r.stdout) as AskJson;
+  };
+
+  it('ask --temperature 0: two runs write the same tokens, and --json shows the settings used', async () => {
+    const a = await askJson('--temperature', '0');
+    const b = await askJson('--temperature', '0');
+    expect(a.message.stats.generatedTokens).toBe(12);
+    expect(b.message.text).toBe(a.message.text);
+    // the tiny pair is LLaVA-1.5-shaped (llama text model, mlp projector): that family's settings, at temperature 0
+    expect(a.sampling).toMatchObject({ family: 'llava-1.5', temperature: 0, topP: 0.7 });
+    expect(Number.isInteger(a.sampling.seed)).toBe(true);
+    expect(b.sampling.seed).not.toBe(a.sampling.seed); // a fresh seed each run, reported
+  });
+
+  it('ask --seed at a high temperature reproduces the answer; another seed writes another one', async () => {
+    const a = await askJson('--temperature', '2', '--seed', '1234');
+    const b = await askJson('--temperature', '2', '--seed', '1234');
+    const c = await askJson('--temperature', '2', '--seed', '99');
+    expect(a.sampling).toMatchObject({ temperature: 2, seed: 1234 });
+    expect(b.message.text).toBe(a.message.text);
+    expect(c.sampling.seed).toBe(99);
+    expect(c.message.text).not.toBe(a.message.text);
+  });
+
+  it('chat --json --seed: one JSON line per answer with its sampling; the same seed gives the same answers', async () => {
+    const run = () =>
+      glance(['chat', '--max-tokens', '6', '--seed', '7', '--temperature', '1.5', '--json'], 'hi\nmore\n/exit\n');
+    const [a, b] = [await run(), await run()];
+    expect(a.code).toBe(0);
+    const lines = (r: { stdout: string }) =>
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AskJson);
+    expect(lines(a)).toHaveLength(2);
+    expect(lines(a).map((l) => l.sampling.seed)).toEqual([7, 7]);
+    expect(lines(b).map((l) => l.message.text)).toEqual(lines(a).map((l) => l.message.text));
+  });
+
+  it('refuses a temperature out of range as a usage error (the rules: test/unit/sampling.test.ts)', async () => {
+    const t = await glance(['ask', photo, 'x', '--temperature', 'hot']);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/--temperature must be a number from 0 to 5 \(got "hot"\)/);
   });
 
   it('removing the model makes it unavailable again', async () => {

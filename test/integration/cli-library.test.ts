@@ -1,13 +1,13 @@
 // The library's command line as a user runs it, and what happens when the indexing process is killed.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as img from '../fixtures/images.ts';
-import { repoRoot } from '../fixtures/shared.ts';
+import { repoRoot } from '../fixtures/repo.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
 
 const exec = promisify(execFile);
@@ -93,8 +93,37 @@ describe('glance index, search, similar, tags, duplicates, folders', () => {
     expect((await glance(['tags', 'threshold'])).stdout).toBe('0.2\n');
   });
 
-  it('lists and removes folders', async () => {
-    expect((await glance(['folders'])).stdout).toMatch(/^\s+3 {2}.*pics\n$/);
+  it('an XMP export reports a malformed sidecar, leaves it as it was, and goes on', async () => {
+    const red = path.join(tmp, 'pics', 'red.jpg');
+    const garbage = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>not closed';
+    await writeFile(`${red}.xmp`, garbage);
+    const r = await glance(['tags', 'export-xmp', path.join(tmp, 'pics')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^3 photos, /);
+    // one line, naming the file and why
+    expect(r.stderr.startsWith(`glance tags export-xmp: ${red}.xmp is not well-formed XMP (`)).toBe(true);
+    expect(r.stderr.endsWith('); it was left unchanged\n')).toBe(true);
+    expect(r.stderr.split('\n')).toHaveLength(2);
+    expect(await readFile(`${red}.xmp`, 'utf8')).toBe(garbage);
+    const unknown = await glance(['tags', 'export-xmp', path.join(tmp, 'elsewhere')]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/elsewhere is not in the library/);
+    await rm(`${red}.xmp`);
+  });
+
+  it('lists folders with the space their cache takes, and removes folders', async () => {
+    const listed = (await glance(['folders'])).stdout.split('\n');
+    expect(listed[0]).toMatch(/^\s+photos\s+cache\s+folder$/);
+    expect(listed[1]).toMatch(/^\s+3\s+\d[\d.]* (bytes|kB)\s+.*pics$/);
+    expect(listed[2]).toMatch(/^cache: \d[\d.]* (bytes|kB) of thumbnails and embeddings in all$/);
+    const [json] = JSON.parse((await glance(['folders', '--json'])).stdout);
+    expect(json).toEqual({
+      id: expect.any(Number),
+      path: path.join(tmp, 'pics'),
+      photos: 3,
+      cacheBytes: expect.any(Number),
+    });
+    expect(json.cacheBytes).toBeGreaterThan(0);
     const other = path.join(tmp, 'other');
     await img.writeSolid(path.join(other, 'g.png'), [0, 200, 0], 30, 30);
     await glance(['index', other]);
@@ -110,11 +139,12 @@ describe('glance index, search, similar, tags, duplicates, folders', () => {
     const badDate = await glance(['search', 'x', '--from', 'last tuesday']);
     expect(badDate.code).toBe(2);
     expect(badDate.stderr).toMatch(/--from takes a date as YYYY/);
+    // a library that never chose a model, without the default installed: the one command that installs it
     const noModel = await exec(process.execPath, [BIN, 'search', 'x'], {
-      env: { ...process.env, GLANCE_HOME: home },
+      env: { ...process.env, GLANCE_HOME: path.join(tmp, 'home-without-model') },
     }).catch((e) => e);
     expect(noModel.code).toBe(3);
-    expect(noModel.stderr).toMatch(/no CLIP model folder at .*clip-vit-base-patch32\nPut a CLIP ONNX export there/);
+    expect(noModel.stderr).toMatch(/is needed to search photos .*\n {2}glance models download clip-vit-base-patch32\n/);
   });
 });
 

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as img from '../fixtures/images.ts';
-import { repoRoot } from '../fixtures/shared.ts';
+import { damageHeif, solidRgb, writeFakeRaw, writeHeicSet, writeHeifSequence } from '../fixtures/raw-and-heic.ts';
+import { repoRoot } from '../fixtures/repo.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
 
 const exec = promisify(execFile);
@@ -102,14 +103,13 @@ describe('glance classify', () => {
     expect(JSON.parse(r.stdout).results[0].scores[0].label).toBe('red');
   });
 
-  it('uses the model in GLANCE_HOME by default, and says where to put one when there is none', async () => {
+  it('uses the model in GLANCE_HOME by default, and says how to download one when there is none', async () => {
     const home = path.join(tmp, 'home2');
     const none = await glance(['classify', path.join(tmp, 'pics', 'red.jpg'), '--labels', 'a', 'b'], {
       GLANCE_HOME: home,
     });
     expect(none.code).toBe(3);
-    expect(none.stderr).toContain(path.join(home, 'models', 'clip-vit-base-patch32'));
-    expect(none.stderr).toMatch(/--model DIR/);
+    expect(none.stderr).toContain('glance models download clip-vit-base-patch32');
 
     await mkdir(path.join(home, 'models'), { recursive: true });
     await writeTinyClip(path.join(home, 'models', 'clip-vit-base-patch32'));
@@ -157,6 +157,72 @@ describe('glance classify', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).model.providers).toEqual({ vision: 'cpu', text: 'cpu' });
     expect(r.stderr).toMatch(/does not exist on \w+; running on CPU/);
+  });
+});
+
+describe("standard output is Glance's alone", () => {
+  it('classify --json on a mixed folder prints one JSON document, whatever libheif or the files do', async () => {
+    const mixed = path.join(tmp, 'mixed');
+    const pictures = [
+      { rgb: solidRgb(64, 48, [240, 10, 10]), width: 64, height: 48 },
+      { rgb: solidRgb(32, 24, [5, 5, 230]), width: 32, height: 24 },
+    ];
+    const heic = await readFile(await writeHeicSet(path.join(mixed, 'two.heic'), pictures));
+    // each of these made libheif-js print to stdout ("Could not parse HEIF file", "Decoding image failed", "No
+    // images found" for the sequence)
+    for (const damage of ['no-iloc', 'primary-undecodable', 'primary-missing'] as const) {
+      await writeFile(path.join(mixed, `${damage}.heic`), damageHeif(heic, damage));
+    }
+    await writeHeifSequence(path.join(mixed, 'burst.heic'), solidRgb(64, 64, [20, 160, 90]), 64, 64);
+    await img.writeSolid(path.join(mixed, 'green.png'), [10, 240, 10], 40, 30);
+    await img.writeTiffWithoutTag262(path.join(mixed, 'no-photometric.tif'));
+    await exec('mkfifo', [path.join(mixed, 'pipe.jpg')]);
+    await writeFakeRaw(path.join(mixed, 'camera.nef'), {
+      rgb: solidRgb(400, 300, [5, 5, 230]),
+      width: 400,
+      height: 300,
+    });
+    // a folder's SVG files are left out, as the library's scan leaves them; one named explicitly is refused
+    await img.writeSvg(path.join(mixed, 'left-out.svg'), 'http://127.0.0.1:9/remote.png');
+    const svg = await img.writeSvg(path.join(tmp, 'drawing.svg'), 'http://127.0.0.1:9/remote.png');
+
+    const r = await glance(['classify', mixed, svg, '--labels', ...LABELS, '--model', modelDir, '--json']);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout); // the whole of stdout, nothing printed around it
+    const byName = Object.fromEntries(
+      out.results.map((x: { file: string; ok: boolean; error?: { code: string } }) => [
+        path.basename(x.file),
+        x.ok ? 'ok' : x.error!.code,
+      ]),
+    );
+    expect(byName).toEqual({
+      'green.png': 'ok',
+      'camera.nef': 'ok',
+      'two.heic': 'ok',
+      'primary-undecodable.heic': 'ok', // its second picture
+      'primary-missing.heic': 'ok',
+      'burst.heic': 'ok', // its first frame
+      'no-iloc.heic': 'image-unreadable',
+      'no-photometric.tif': 'image-damaged',
+      'pipe.jpg': 'image-not-a-file',
+      'drawing.svg': 'image-svg',
+    });
+    expect(r.stderr).toMatch(/4 of 10 images could not be classified/);
+  });
+
+  it('what any library prints to stdout, console.log or a raw write, goes to stderr', async () => {
+    const script = [
+      "import { register } from 'tsx/esm/api';",
+      'register();',
+      "const { guardStdout } = await import('./electron/cli/stdout-guard.ts');",
+      'const own = guardStdout();',
+      "console.log('a library talking');",
+      "process.stdout.write('a raw write\\n');",
+      "own('glance output\\n');",
+    ].join('\n');
+    const r = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot });
+    expect(r.stdout).toBe('glance output\n');
+    expect(r.stderr).toBe('a library talking\na raw write\n');
   });
 });
 

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IndexProgress } from '../../electron/engine/library/indexer.ts';
 import { Library, LibraryError } from '../../electron/engine/library/library.ts';
 import { colourVocabulary } from '../fixtures/colour-vocabulary.ts';
 import * as img from '../fixtures/images.ts';
@@ -17,6 +18,8 @@ let tmp: string;
 let modelDir: string;
 let photos: string;
 let lib: Library;
+/** The model the library uses since the model change below. */
+let otherModelDir: string;
 
 const open = (opts: Partial<Parameters<typeof Library.open>[0]> = {}) =>
   Library.open({ home: path.join(tmp, 'home'), modelDir, vocabulary: colourVocabulary(), batchSize: 4, ...opts });
@@ -76,6 +79,14 @@ describe('indexing', () => {
       ['empty.png', 'image-empty'],
     ]);
     expect(lib.folders()).toEqual([{ id: expect.any(Number), path: photos, photos: 7 }]);
+    // with the space the cache takes: 7 thumbnails and 7 embeddings of the tiny model's 4-byte floats
+    const thumbnails = (lib.db.prepare('SELECT sum(bytes) AS n FROM thumbnails').get() as { n: number }).n;
+    const embedding = 4 * lib.store.embeddingDim(lib.modelId)!;
+    expect(thumbnails).toBeGreaterThan(7 * 20);
+    expect(lib.folderUsage()).toEqual([
+      { id: expect.any(Number), path: photos, photos: 7, cacheBytes: thumbnails + 7 * embedding },
+    ]);
+    expect(lib.cacheBytes()).toBe(thumbnails + 7 * embedding);
     expect(lib.tags(path.join(photos, 'camera', 'DSC_0001.NEF')).tags.map((t) => t.name)).toContain('black');
     expect(lib.tags(path.join(photos, 'phone', 'IMG_0001.HEIC')).tags.map((t) => t.name)).toContain('black');
   });
@@ -255,9 +266,9 @@ describe('changing the CLIP model', () => {
     const red = path.join(photos, 'red.jpg');
     lib.addTag(red, 'keeper');
     lib.close();
-    const other = path.join(tmp, 'models', 'tiny-clip-b');
-    await cp(modelDir, other, { recursive: true });
-    lib = open({ modelDir: other });
+    otherModelDir = path.join(tmp, 'models', 'tiny-clip-b');
+    await cp(modelDir, otherModelDir, { recursive: true });
+    lib = open({ modelDir: otherModelDir });
     const p = await lib.indexFolders(undefined);
     expect(p.indexed).toBe(p.total);
     expect(p.indexed).toBeGreaterThan(0);
@@ -266,29 +277,59 @@ describe('changing the CLIP model', () => {
 });
 
 describe('while indexing runs', () => {
-  it('answers searches, and can pause, resume and cancel', async () => {
+  beforeAll(() => {
+    // every batch's progress, so that the tests can act right after a given commit
+    lib.close();
+    lib = open({ modelDir: otherModelDir, progressMs: 0 });
+  });
+
+  it('answers searches; a pause indexes nothing until resume, which finishes the run', async () => {
     const more = path.join(tmp, 'more');
     for (let i = 0; i < 24; i++) {
       await img.writeSolid(path.join(more, `c${String(i).padStart(2, '0')}.png`), [i * 10, 255 - i * 10, 128], 48, 48);
     }
-    let searched: number | null = null;
-    let paused = false;
+    const indexedUnder = () =>
+      (lib.db.prepare('SELECT count(*) AS n FROM photos WHERE path LIKE ?').get(`${more}${path.sep}%`) as { n: number })
+        .n;
+    const events: IndexProgress[] = [];
+    let searched: Promise<unknown> | null = null;
+    let paused!: () => void;
+    const parked = new Promise<void>((resolve) => {
+      paused = resolve;
+    });
     const run = lib.indexFolders([more], (e) => {
+      events.push(e);
       if (e.phase === 'indexing' && e.done > 0 && searched === null) {
-        searched = -1;
-        void lib.search({ text: 'red', limit: 50 }).then((h) => {
-          searched = h.length;
-        });
-        lib.pauseIndexing();
-        paused = true;
-        setTimeout(() => lib.resumeIndexing(), 50);
+        searched = lib.search({ text: 'red', limit: 50 });
+        void lib.pauseIndexing().then(paused);
       }
     });
+    await Promise.race([
+      parked,
+      run.then(() => {
+        throw new Error('the run ended without pausing');
+      }),
+    ]);
+    const atPause = indexedUnder();
+    const eventsAtPause = events.length;
+    expect(atPause).toBeGreaterThan(0);
+    expect(atPause).toBeLessThan(24);
+    // While paused the decoder keeps preparing and a search runs the text model: plenty of turns for a batch to
+    // slip through, if one could.
+    expect((await searched!) as unknown[]).not.toHaveLength(0);
+    await lib.search({ text: 'blue', limit: 50 });
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(indexedUnder()).toBe(atPause);
+    expect(events.slice(eventsAtPause - 1).map((e) => e.phase)).toEqual(['paused']);
+    lib.resumeIndexing();
     const p = await run;
-    expect(paused).toBe(true);
-    expect(p.phase).toBe('done');
-    expect(searched).toBeGreaterThan(0);
+    expect(p).toMatchObject({ phase: 'done', indexed: 24 });
+    expect(indexedUnder()).toBe(24);
+    expect(events.map((e) => e.phase)).toContain('paused');
+  });
 
+  it('a cancelled run stops, and the next one indexes the rest', async () => {
+    const more = path.join(tmp, 'more');
     await rm(more, { recursive: true });
     for (let i = 0; i < 16; i++) await img.writeSolid(path.join(more, `d${i}.png`), [i * 15, 0, 0], 48, 48);
     const cancelled = await lib.indexFolders([more], (e) => {
@@ -303,18 +344,19 @@ describe('while indexing runs', () => {
 
 describe('the watcher', () => {
   it('indexes a photo added while the engine runs', async () => {
-    const runs: number[] = [];
-    const stop = lib.watch((p) => runs.push(p.indexed), undefined, 200);
+    const added = path.join(photos, 'trip', 'arrived-later.png');
+    let stop!: ReturnType<Library['watch']>;
+    const indexed = new Promise<IndexProgress>((resolve, reject) => {
+      stop = lib.watch((p) => (p.indexed > 0 ? resolve(p) : undefined), reject, 200);
+    });
     try {
-      await new Promise((r) => setTimeout(r, 300)); // let the watcher settle on the existing tree
-      await img.writeSolid(path.join(photos, 'trip', 'arrived-later.png'), [250, 250, 0], 50, 50);
-      const deadline = Date.now() + 20_000;
-      while (!runs.some((n) => n > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await stop.ready; // the watcher has read the existing tree: a file written now is a change it sees
+      await img.writeSolid(added, [250, 250, 0], 50, 50);
+      expect((await indexed).indexed).toBe(1);
     } finally {
       await stop();
     }
-    expect(runs.some((n) => n > 0)).toBe(true);
-    expect(lib.store.photoByPath(path.join(photos, 'trip', 'arrived-later.png'))).toBeDefined();
+    expect(lib.store.photoByPath(added)).toBeDefined();
   });
 });
 

@@ -73,6 +73,29 @@ describe('the vocabulary editor', () => {
     expect(tagsOf('blue.png')).toEqual(['blue']);
   });
 
+  it("a label's new threshold and category take effect (the tag row follows the vocabulary)", async () => {
+    const blueOf = () => lib.tags(path.join(photos, 'blue.png'));
+    expect(blueOf().tags).toEqual([expect.objectContaining({ name: 'blue', category: 'Colours' })]);
+    const edited = colours(['blue', 'green']);
+    edited.categories[0]!.name = 'Cool';
+    (edited.categories[0]!.labels[0] as { threshold?: number }).threshold = 0.999;
+    await lib.setVocabulary(edited);
+    // blue's own threshold is now above its margin: a candidate, no longer a tag; green moved to "Cool"
+    expect(blueOf().tags).toEqual([]);
+    expect(blueOf().candidates).toContainEqual(expect.objectContaining({ name: 'blue', category: 'Cool' }));
+    expect(lib.tags(path.join(photos, 'green.png')).tags).toEqual([
+      expect.objectContaining({ name: 'green', category: 'Cool' }),
+    ]);
+    expect(await lib.search({ tags: ['blue'] })).toEqual([]);
+    // a person's own tag of the same name as a label does not reset the label's threshold
+    lib.addTag(path.join(photos, 'red.png'), 'blue');
+    expect(blueOf().tags).toEqual([]);
+    expect((await lib.search({ tags: ['blue'] })).map((h) => path.basename(h.path))).toEqual(['red.png']);
+    lib.removeTag(path.join(photos, 'red.png'), 'blue');
+    await lib.setVocabulary(colours(['blue', 'green']));
+    expect(blueOf().tags).toEqual([expect.objectContaining({ name: 'blue', category: 'Colours' })]);
+  });
+
   it('an invalid vocabulary is refused with its code, and the saved file is left as it was', async () => {
     const file = path.join(home, 'vocabulary.json');
     const before = await readFile(file, 'utf8');

@@ -112,6 +112,11 @@ describe('ChatView', () => {
     await waitFor(() => expect(live.querySelector('strong')?.textContent).toBe('cat'));
     expect(log.textContent).not.toContain('NOT OURS');
     expect(log.getAttribute('aria-busy')).toBe('true');
+    // Nothing in the log takes focus while it streams (no Edit buttons): the log itself does, so that the keyboard
+    // can scroll it.
+    expect(within(log).queryAllByRole('button')).toEqual([]);
+    log.focus();
+    expect(document.activeElement).toBe(log);
 
     send.resolve(
       msg(11, 'assistant', 'A **cat**.', {
@@ -460,7 +465,7 @@ describe('ChatView', () => {
     render(ChatView, { props: { api: f.api } });
     await openConversation('Old one');
     await screen.findByText('Q');
-    expect(screen.getByRole('heading', { level: 2 }).textContent).toBe('Old one');
+    expect(screen.getByRole('heading', { level: 3, name: 'Old one' })).toBeTruthy();
 
     await fireEvent.click(screen.getByRole('button', { name: 'Delete “Old one”' }));
     expect(callsTo(f, 'chat.delete')).toEqual([]);
@@ -472,7 +477,7 @@ describe('ChatView', () => {
     expect(screen.getByText('No conversations yet.')).toBeTruthy();
 
     await fireEvent.click(screen.getByRole('button', { name: 'New chat' }));
-    expect(screen.getByRole('heading', { level: 2 }).textContent).toBe('New conversation');
+    expect(screen.getByRole('heading', { level: 3, name: 'New conversation' })).toBeTruthy();
   });
 });
 

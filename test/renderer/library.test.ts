@@ -229,7 +229,7 @@ describe('LibraryView', () => {
     expect(f.calls.filter((c) => c.channel === 'tags.remove').map((c) => c.arg)).toEqual([{ photoId: 1, tag: 'dog' }]);
 
     // A candidate below the threshold is one click away.
-    await fireEvent.click(within(dialog).getByRole('button', { name: 'Add tag sunset' }));
+    await fireEvent.click(within(dialog).getByRole('button', { name: /^Add tag sunset\b/ }));
     await waitFor(() => expect(tagNames()).toContain('sunset'));
 
     // More like this: a search by the photo, the panel closes.
@@ -372,7 +372,8 @@ describe('LibraryView', () => {
         String(50 * 1024 * 1024),
       ),
     );
-    expect(screen.getByText(/50\.0 MB of 200 MB/)).toBeTruthy();
+    // decimal units, as the Models view and the hub count (binary units showed "50.0 MB of 200 MB")
+    expect(screen.getByText(/52\.4 MB of 210 MB · 10\.5 MB\/s/)).toBeTruthy();
 
     finishDownload();
     await screen.findByText('✓ The CLIP model is installed.');

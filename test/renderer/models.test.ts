@@ -136,11 +136,11 @@ describe('ModelsView', () => {
       bytesPerSecond: 25_000_000,
       etaSeconds: 124,
     });
-    await waitFor(() => expect(within(llava).getByTestId('download-bytes').textContent).toBe('1.0 GB of 4.1 GB'));
+    await waitFor(() => expect(within(llava).getByTestId('download-bytes').textContent).toBe('1 GB of 4.1 GB'));
     const bar = within(llava).getByRole('progressbar', { name: 'Downloading LLaVA 1.5 7B' }) as HTMLProgressElement;
     expect(bar.value).toBe(1_000_000_000);
     expect(llava.textContent).toContain('24%');
-    expect(llava.textContent).toContain('25.0 MB/s');
+    expect(llava.textContent).toContain('25 MB/s');
     expect(llava.textContent).toContain('2 min left');
     expect(llava.textContent).toContain('llava-v1.5-7b-Q4_K.gguf');
 
@@ -161,7 +161,7 @@ describe('ModelsView', () => {
       bytesPerSecond: 30_000_000,
       etaSeconds: 3,
     });
-    await waitFor(() => expect(within(llava).getByTestId('download-bytes').textContent).toBe('4.0 GB of 4.1 GB'));
+    await waitFor(() => expect(within(llava).getByTestId('download-bytes').textContent).toBe('4 GB of 4.1 GB'));
     expect(llava.textContent).toContain('3 s left');
     expect(card('SmolVLM 500M').querySelector('progress')).toBeNull();
 
@@ -280,7 +280,8 @@ describe('ModelsView', () => {
 describe('formatting', () => {
   it('formats bytes in decimal units and times left', () => {
     expect(formatBytes(4_100_000_000)).toBe('4.1 GB');
-    expect(formatBytes(999)).toBe('999 B');
+    expect(formatBytes(999)).toBe('999 bytes');
+    expect(formatBytes(4_081_000_000)).toBe('4.08 GB');
     expect(formatBytes(605_000_000)).toBe('605 MB');
     expect(formatEta(null)).toBe('');
     expect(formatEta(42)).toBe('42 s left');

@@ -54,6 +54,19 @@ function setup(overrides: Parameters<typeof fakeGlance>[0] = {}) {
 const field = <T extends HTMLElement>(name: string | RegExp) => screen.getByLabelText(name) as T;
 
 describe('SettingsView', () => {
+  it('says when the saved settings could not be read, and what Glance did instead', async () => {
+    const notice = 'the saved settings are not valid JSON (line 3): Glance is using the defaults';
+    setup({ 'settings.get': () => ({ ...SAVED, notice }) });
+    expect((await screen.findByTestId('settings-notice')).textContent).toBe(notice);
+    expect(screen.getByRole('alert').textContent).toContain('not valid JSON');
+  });
+
+  it('shows no notice when the settings were read', async () => {
+    setup();
+    await screen.findByLabelText('Screenshot-and-ask hotkey');
+    expect(screen.queryByTestId('settings-notice')).toBeNull();
+  });
+
   it('loads the settings into the form', async () => {
     setup();
     const hotkey = (await screen.findByLabelText('Screenshot-and-ask hotkey')) as HTMLInputElement;

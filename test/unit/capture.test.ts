@@ -1,11 +1,25 @@
 // Screenshot-and-ask without Electron: the crop arithmetic, the ask window's place, the global shortcut and the flow
 // with every Electron piece faked (a real sharp crop on a two-colour PNG).
+
+import type { DesktopCapturer, DesktopCapturerSource, Display, NativeImage, Screen, SourcesOptions } from 'electron';
 import sharp from 'sharp';
 import { describe, expect, it, vi } from 'vitest';
 import type { EngineSupervisor } from '../../electron/engine/process/supervisor.ts';
-import { askWindowPosition, type CaptureDisplay, overlayToPhysical } from '../../electron/main/capture/crop.ts';
+import {
+  askWindowPosition,
+  type CaptureDisplay,
+  overlayToPhysical,
+  pickedSourceDisplay,
+} from '../../electron/main/capture/crop.ts';
 import { createCaptureFlow, MAC_SCREEN_PERMISSION } from '../../electron/main/capture/flow.ts';
-import { createAskHotkey, registerAskHotkey } from '../../electron/main/capture/hotkey.ts';
+import { grabPicked, grabUnderPointer, promptScreenAccess } from '../../electron/main/capture/grab.ts';
+import {
+  createAskHotkey,
+  refusalMessage,
+  registerAskHotkey,
+  WAYLAND_SHORTCUT_NOTE,
+} from '../../electron/main/capture/hotkey.ts';
+import { isWayland, withShortcutsPortal } from '../../electron/main/display-server.ts';
 
 const display = (x: number, y: number, width: number, height: number, scaleFactor: number): CaptureDisplay => ({
   id: 1,
@@ -148,6 +162,20 @@ describe('the ask hotkey', () => {
     expect([...gs.held]).toEqual(['Alt+Q']);
   });
 
+  it('on Wayland a refusal says what is true there: the desktop binds it, --ask-screen is the fallback', () => {
+    const m = refusalMessage('CommandOrControl+Shift+Space', {
+      platform: 'linux',
+      env: { XDG_SESSION_TYPE: 'wayland' },
+    });
+    expect(m).toContain(WAYLAND_SHORTCUT_NOTE);
+    expect(m).toMatch(/may ask you to confirm/);
+    expect(m).toContain('glance --ask-screen');
+    expect(m).not.toMatch(/cannot take global shortcuts/);
+    // XWayland (--ozone-platform=x11) grabs keys the X11 way: no Wayland note
+    const x11 = { platform: 'linux' as const, env: { XDG_SESSION_TYPE: 'wayland' }, switchValue: () => 'x11' };
+    expect(refusalMessage('Alt+Q', x11)).not.toContain(WAYLAND_SHORTCUT_NOTE);
+  });
+
   it('an accelerator Electron cannot parse is a refusal, not a crash', () => {
     const gs = {
       register: () => {
@@ -156,6 +184,128 @@ describe('the ask hotkey', () => {
       unregister: () => {},
     };
     expect(registerAskHotkey(gs, 'Nope+', () => {})).toMatchObject({ ok: false });
+  });
+});
+
+describe('the display server (as Chromium picks it)', () => {
+  const sw =
+    (values: Record<string, string>) =>
+    (name: string): string =>
+      values[name] ?? '';
+  it('Wayland: a Wayland session with the default hint (auto), or an explicit --ozone-platform=wayland', () => {
+    expect(isWayland({ platform: 'linux', env: { XDG_SESSION_TYPE: 'wayland' } })).toBe(true);
+    expect(isWayland({ platform: 'linux', env: { XDG_SESSION_TYPE: 'x11' } })).toBe(false);
+    // auto follows XDG_SESSION_TYPE only; an explicit wayland hint also takes a running compositor
+    expect(isWayland({ platform: 'linux', env: { WAYLAND_DISPLAY: 'wayland-0' } })).toBe(false);
+    const hint = sw({ 'ozone-platform-hint': 'wayland' });
+    expect(isWayland({ platform: 'linux', env: { WAYLAND_DISPLAY: 'wayland-0' }, switchValue: hint })).toBe(true);
+    const forced = sw({ 'ozone-platform': 'wayland' });
+    expect(isWayland({ platform: 'linux', env: {}, switchValue: forced })).toBe(true);
+    const xwayland = sw({ 'ozone-platform': 'x11' });
+    expect(isWayland({ platform: 'linux', env: { XDG_SESSION_TYPE: 'wayland' }, switchValue: xwayland })).toBe(false);
+    expect(isWayland({ platform: 'darwin', env: { XDG_SESSION_TYPE: 'wayland' } })).toBe(false);
+  });
+
+  it('the shortcuts portal is added to enable-features, keeping what is there and what the person disabled', () => {
+    expect(withShortcutsPortal('', '')).toBe('GlobalShortcutsPortal,GlobalShortcutsPortalPreferredTrigger');
+    expect(withShortcutsPortal('Foo', '')).toBe('Foo,GlobalShortcutsPortal,GlobalShortcutsPortalPreferredTrigger');
+    expect(withShortcutsPortal('', 'GlobalShortcutsPortalPreferredTrigger')).toBe('GlobalShortcutsPortal');
+    expect(withShortcutsPortal('GlobalShortcutsPortal,GlobalShortcutsPortalPreferredTrigger', '')).toBeNull();
+  });
+});
+
+// ---- taking the picture, with desktopCapturer and screen faked ----
+
+function fakeCapturer(pictures: { display_id: string; width: number; height: number }[]) {
+  const calls: SourcesOptions[] = [];
+  const capturer: Pick<DesktopCapturer, 'getSources'> = {
+    getSources: async (options) => {
+      calls.push(options);
+      return pictures.map((p, i): DesktopCapturerSource => {
+        // a thumbnail fits inside the asked size, keeping its shape (Chromium scales it up or down)
+        const scale = Math.min(options.thumbnailSize!.width / p.width, options.thumbnailSize!.height / p.height);
+        const size = { width: Math.round(p.width * scale), height: Math.round(p.height * scale) };
+        const thumbnail: Pick<NativeImage, 'isEmpty' | 'getSize' | 'toPNG'> = {
+          isEmpty: () => size.width === 0,
+          getSize: () => size,
+          toPNG: () => Buffer.from('png'),
+        };
+        return {
+          id: `screen:${i}:0`,
+          name: `Screen ${i}`,
+          display_id: p.display_id,
+          thumbnail: thumbnail as NativeImage,
+          appIcon: null as unknown as NativeImage,
+        };
+      });
+    },
+  };
+  return { capturer, calls };
+}
+const electronDisplay = (d: CaptureDisplay) => d as unknown as Display; // the four fields capture reads
+
+describe('taking the picture', () => {
+  const left = { ...display(-1280, 0, 1280, 720, 2), id: 2 };
+  const main = { ...display(0, 0, 1920, 1080, 1), id: 1 };
+
+  it('X11, macOS, Windows: the display under the pointer, by display_id, at its physical size', async () => {
+    const { capturer, calls } = fakeCapturer([
+      { display_id: '1', width: 1920, height: 1080 },
+      { display_id: '2', width: 2560, height: 1440 },
+    ]);
+    const screen: Pick<Screen, 'getCursorScreenPoint' | 'getDisplayNearestPoint'> = {
+      getCursorScreenPoint: () => ({ x: -100, y: 100 }),
+      getDisplayNearestPoint: (p) => electronDisplay(p.x < 0 ? left : main),
+    };
+    const got = await grabUnderPointer(capturer, screen);
+    expect(calls).toEqual([{ types: ['screen'], thumbnailSize: { width: 2560, height: 1440 } }]);
+    expect(got).toMatchObject({ width: 2560, height: 1440, display: left });
+  });
+
+  it('Wayland: the one picked screen, asked at the largest size; its picture decides the overlay', async () => {
+    const screen: Pick<Screen, 'getAllDisplays' | 'getPrimaryDisplay'> = {
+      getAllDisplays: () => [left, main].map(electronDisplay),
+      getPrimaryDisplay: () => electronDisplay(main),
+    };
+    // PipeWire: one source, no display id; the person picked the HiDPI screen on the left
+    const hidpi = fakeCapturer([{ display_id: '', width: 2560, height: 1440 }]);
+    const got = await grabPicked(hidpi.capturer, screen);
+    expect(hidpi.calls[0]!.thumbnailSize).toEqual({ width: 2560, height: 1440 });
+    expect(got).toMatchObject({ width: 2560, height: 1440 });
+    expect(got.display).toEqual({
+      id: 2,
+      bounds: { x: 0, y: 0, width: 1280, height: 720 },
+      workArea: { x: 0, y: 0, width: 1280, height: 720 },
+      scaleFactor: 2,
+    });
+    // ... or a 4:3 screen of its own shape, which matches no display: the picture at the primary's scale
+    const other = fakeCapturer([{ display_id: '', width: 1600, height: 1200 }]);
+    const o = await grabPicked(other.capturer, screen);
+    expect([o.width, o.height]).toEqual([1920, 1440]); // fitted inside 2560x1440
+    expect(o.display).toMatchObject({ id: 1, bounds: { x: 0, y: 0, width: 1920, height: 1440 }, scaleFactor: 1 });
+    // the dialog closed: a sentence, not a crash
+    const none = fakeCapturer([]);
+    await expect(grabPicked(none.capturer, screen)).rejects.toThrow(/no screen was shared/);
+  });
+
+  it('pickedSourceDisplay: physical size first, then shape (a scaled thumbnail), else the first display', () => {
+    const small = { ...display(500, 500, 1280, 720, 1), id: 3 };
+    expect(pickedSourceDisplay({ width: 1280, height: 720 }, [main, small]).id).toBe(3);
+    // 1920x1080 at 16:9 is main's size; a 2560x1440 upscale of the small one matches main by shape
+    const up = pickedSourceDisplay({ width: 2560, height: 1440 }, [main, small]);
+    expect(up).toMatchObject({ id: 1, bounds: { x: 0, y: 0, width: 1920, height: 1080 } });
+    expect(overlayToPhysical({ x: 0, y: 0, width: 1920, height: 1080 }, up, { width: 2560, height: 1440 })).toEqual({
+      x: 0,
+      y: 0,
+      width: 2560,
+      height: 1440,
+    });
+  });
+
+  it('macOS: the permission prompt is a screen request without thumbnails', async () => {
+    const { capturer, calls } = fakeCapturer([]);
+    await promptScreenAccess(capturer);
+    expect(calls).toEqual([{ types: ['screen'], thumbnailSize: { width: 0, height: 0 } }]);
   });
 });
 
@@ -174,7 +324,16 @@ async function twoColours(width: number, height: number): Promise<Uint8Array> {
 }
 
 type Installed = { id: string; readsText: boolean; installed: boolean };
-function setup(o: { platform?: NodeJS.Platform; access?: string; models?: Installed[]; d?: CaptureDisplay } = {}) {
+function setup(
+  o: {
+    platform?: NodeJS.Platform;
+    /** getMediaAccessStatus('screen') before and after the system was asked */
+    access?: string | [string, string];
+    models?: Installed[];
+    d?: CaptureDisplay;
+    wayland?: boolean;
+  } = {},
+) {
   const d = o.d ?? display(-1000, -300, 1000, 600, 1.25);
   const log: string[] = [];
   const models = o.models ?? [
@@ -199,23 +358,26 @@ function setup(o: { platform?: NodeJS.Platform; access?: string; models?: Instal
     throw new Error(`unexpected ${method}`);
   });
   const report = vi.fn();
+  const [before, after] = Array.isArray(o.access) ? o.access : [o.access, o.access];
+  let asked = false;
   const flow = createCaptureFlow({
     engine: { call } as unknown as Pick<EngineSupervisor, 'call'>,
     platform: o.platform ?? 'linux',
-    ...(o.access ? { mediaAccess: () => o.access! } : {}),
-    report,
-    displayUnderPointer: () => {
-      log.push('display');
-      return d;
+    ...(o.access ? { mediaAccess: () => (asked ? after! : before!) } : {}),
+    requestScreenAccess: async () => {
+      log.push('requestScreenAccess');
+      asked = true;
     },
-    grab: async (disp) => {
+    report,
+    ...(o.wayland ? { wayland: true } : {}),
+    grab: async () => {
       log.push('grab');
-      const p = phys(disp);
-      return { png: await twoColours(p.width, p.height), ...p };
+      const p = phys(d);
+      return { png: await twoColours(p.width, p.height), ...p, display: d };
     },
     openOverlay: () => void log.push('openOverlay'),
     closeOverlay: () => void log.push('closeOverlay'),
-    openAskWindow: (pos) => void log.push(`openAsk ${pos.x},${pos.y}`),
+    openAskWindow: (pos) => void log.push(pos ? `openAsk ${pos.x},${pos.y}` : 'openAsk (placed by the desktop)'),
     closeAskWindow: () => void log.push('closeAsk'),
     showChat: (id) => void log.push(`showChat ${id}`),
   });
@@ -233,7 +395,7 @@ describe('the capture flow', () => {
   it('capture → overlay → select → crop → ask window → ask.send, in order', async () => {
     const { flow, log, call } = setup();
     await flow.start();
-    expect(log).toEqual(['display', 'grab', 'openOverlay']);
+    expect(log).toEqual(['grab', 'openOverlay']);
     const frame = await flow.frame();
     expect(frame).toMatchObject({ width: 1250, height: 750, scaleFactor: 1.25 });
     expect(frame!.imageUrl).toMatch(/^glance:\/\/capture\/[0-9a-f]{32}$/);
@@ -242,7 +404,7 @@ describe('the capture flow', () => {
     // straddles the middle (CSS x 500): 100 CSS px wide at 1.25 → 125 physical px, half red, half blue
     await flow.select({ x: 450, y: 100, width: 100, height: 40 });
     // no room beside it on this 1000x600 display: over the selection's right part, clamped to the work area
-    expect(log.slice(3)).toEqual(['closeOverlay', `openAsk ${-1000 + 550 - 440},-300`]);
+    expect(log.slice(2)).toEqual(['closeOverlay', `openAsk ${-1000 + 550 - 440},-300`]);
     expect(await flow.image(screenId)).toBeNull(); // the full screen is forgotten once cropped
     const ctx = await flow.askContext();
     expect(ctx).toMatchObject({ width: 125, height: 50, model: 'reader', conversationId: null });
@@ -338,16 +500,46 @@ describe('the capture flow', () => {
     expect(await s.flow.askContext()).toBeNull();
   });
 
-  it('macOS without screen-recording permission: a clear error and no overlay', async () => {
+  it('macOS without screen-recording permission: the system is asked once, then a clear error and no overlay', async () => {
     const { flow, log, report } = setup({ platform: 'darwin', access: 'denied' });
     await flow.start();
+    expect(log).toEqual(['requestScreenAccess']);
     expect(report).toHaveBeenCalledWith(MAC_SCREEN_PERMISSION);
     expect(MAC_SCREEN_PERMISSION).toMatch(/Privacy & Security/);
-    expect(log).toEqual([]);
     expect(await flow.frame()).toBeNull();
+    expect(flow.phase).toBe('idle');
     const ok = setup({ platform: 'darwin', access: 'granted' });
     await ok.flow.start();
-    expect(ok.log).toContain('openOverlay');
+    expect(ok.log).toEqual(['grab', 'openOverlay']); // granted: nothing to ask
+  });
+
+  it('macOS on first use (not-determined): asking makes the system prompt; once granted, the capture goes on', async () => {
+    const fresh = setup({ platform: 'darwin', access: ['not-determined', 'granted'] });
+    await fresh.flow.start();
+    expect(fresh.log).toEqual(['requestScreenAccess', 'grab', 'openOverlay']);
+    expect(fresh.report).not.toHaveBeenCalled();
+    // the person has not answered yet: still not determined after asking, so the flow says where to grant it
+    const waiting = setup({ platform: 'darwin', access: ['not-determined', 'not-determined'] });
+    await waiting.flow.start();
+    expect(waiting.log).toEqual(['requestScreenAccess']);
+    expect(waiting.report).toHaveBeenCalledWith(MAC_SCREEN_PERMISSION);
+    // other platforms never ask
+    const linux = setup({ platform: 'linux', access: 'denied' });
+    await linux.flow.start();
+    expect(linux.log).toEqual(['grab', 'openOverlay']);
+  });
+
+  it('Wayland: the ask window is left to the desktop to place; the crop comes from the picked picture', async () => {
+    const picked = display(0, 0, 1280, 720, 2); // what pickedSourceDisplay makes of a 2560x1440 picture
+    const { flow, log } = setup({ wayland: true, d: picked });
+    await flow.start();
+    await flow.select({ x: 600, y: 10, width: 80, height: 20 });
+    expect(log).toEqual(['grab', 'openOverlay', 'closeOverlay', 'openAsk (placed by the desktop)']);
+    const ctx = (await flow.askContext())!;
+    expect(ctx).toMatchObject({ width: 160, height: 40 });
+    const png = (await flow.image(idOf(ctx.imageUrl)))!;
+    expect(await colourAt(png, 79, 5)).toEqual(RED); // physical 1200..1280 red, 1280..1360 blue
+    expect(await colourAt(png, 80, 5)).toEqual(BLUE);
   });
 
   it('a failed capture is reported, nothing opens', async () => {
@@ -356,7 +548,6 @@ describe('the capture flow', () => {
       engine: { call: vi.fn() } as unknown as Pick<EngineSupervisor, 'call'>,
       platform: 'linux',
       report,
-      displayUnderPointer: () => display(0, 0, 10, 10, 1),
       grab: async () => {
         throw new Error('no source for this display');
       },

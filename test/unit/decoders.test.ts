@@ -4,11 +4,18 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeFallback, type Fallback, sniffFormat } from '../../native-models/clip/decoders.ts';
 import { ImageError } from '../../native-models/errors.ts';
 import { bmpBytes } from '../fixtures/images.ts';
-import { solidRgb, writeFakeRaw, writeHeic } from '../fixtures/raw-and-heic.ts';
+import {
+  damageHeif,
+  solidRgb,
+  writeFakeRaw,
+  writeHeic,
+  writeHeicSet,
+  writeHeifSequence,
+} from '../fixtures/raw-and-heic.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -83,6 +90,71 @@ describe('HEIC', () => {
     const err = await rejection(decodeFallback(heic.subarray(0, Math.floor(heic.length * 0.6)), 'cut.heic', NO_LIMIT));
     expect(err.code).toBe('image-truncated');
     expect(err.message).toMatch(/cut\.heic: .*cut short/);
+  });
+});
+
+describe('HEIF files with more than one picture, or an unusual primary one', () => {
+  const ORANGE = [230, 120, 40] as const;
+  const BLUE = [20, 120, 240] as const;
+  let two: Buffer;
+  beforeAll(async () => {
+    two = await readFile(
+      await writeHeicSet(path.join(dir, 'two.heic'), [
+        { rgb: solidRgb(64, 48, ORANGE), width: 64, height: 48 },
+        { rgb: solidRgb(32, 24, BLUE), width: 32, height: 24 },
+      ]),
+    );
+  });
+
+  it('decodes the primary picture of a file that holds several', async () => {
+    const out = raw(await decodeFallback(two, 'two.heic', NO_LIMIT));
+    expect([out.image.width, out.image.height]).toEqual([64, 48]);
+    expectColour(mean(out.image.data), ORANGE, 6);
+  });
+
+  it('falls back to the next picture when the primary one does not decode', async () => {
+    const out = raw(await decodeFallback(damageHeif(two, 'primary-undecodable'), 'p.heic', NO_LIMIT));
+    expect([out.image.width, out.image.height]).toEqual([32, 24]);
+    expectColour(mean(out.image.data), BLUE, 6);
+  });
+
+  it('reads the pictures of a file whose primary item libheif refuses (missing, or a hidden tile)', async () => {
+    for (const damage of ['primary-missing', 'primary-hidden-tile'] as const) {
+      const out = raw(await decodeFallback(damageHeif(two, damage), `${damage}.heic`, NO_LIMIT));
+      expect([out.image.width, out.image.height], damage).toEqual([64, 48]);
+      expectColour(mean(out.image.data), ORANGE, 6);
+    }
+  });
+
+  it('decodes the first frame of an image sequence that holds no still image', async () => {
+    const GREEN = [20, 160, 90] as const;
+    const seq = await readFile(await writeHeifSequence(path.join(dir, 'burst.heic'), solidRgb(64, 64, GREEN), 64, 64));
+    expect(sniffFormat(seq)).toBe('heic');
+    const out = raw(await decodeFallback(seq, 'burst.heic', NO_LIMIT));
+    expect([out.image.width, out.image.height]).toEqual([64, 64]);
+    expectColour(mean(out.image.data), GREEN, 6);
+    expect((await rejection(decodeFallback(seq, 'burst.heic', 64 * 64 - 1))).code).toBe('image-too-large');
+  });
+
+  it("names libheif's reason when nothing in the file can be read", async () => {
+    const err = await rejection(decodeFallback(damageHeif(two, 'no-iloc'), 'x.heic', NO_LIMIT));
+    expect(err.code).toBe('image-unreadable');
+    expect(err.message).toMatch(/^x\.heic: a HEIC\/HEIF file that could not be read \(.*'iloc'/);
+  });
+
+  it('prints nothing of its own, whatever the file (libheif-js logs failures with console.log)', async () => {
+    const log = vi.spyOn(console, 'log');
+    const write = vi.spyOn(process.stdout, 'write');
+    try {
+      for (const damage of ['no-iloc', 'primary-undecodable', 'primary-missing'] as const) {
+        await decodeFallback(damageHeif(two, damage), 'x.heic', NO_LIMIT).catch(() => undefined);
+      }
+      expect(log).not.toHaveBeenCalled();
+      expect(write).not.toHaveBeenCalled();
+    } finally {
+      log.mockRestore();
+      write.mockRestore();
+    }
   });
 });
 

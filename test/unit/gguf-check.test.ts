@@ -14,8 +14,15 @@ import {
   type GgufCheckCode,
   GgufCheckError,
 } from '../../native-models/llava/gguf-check.ts';
-import { kv, writeGguf } from '../fixtures/gguf-writer.ts';
-import { type TinyLlava, VICUNA_TEMPLATE, writeTinyLlava, writeTruncated } from '../fixtures/tiny-llava.ts';
+import { readGgufHeader } from '../../native-models/llava/gguf-reader.ts';
+import { kv, withKey, writeGguf } from '../fixtures/gguf-writer.ts';
+import {
+  type TinyLlava,
+  tinyProjectorSpec,
+  VICUNA_TEMPLATE,
+  writeTinyLlava,
+  writeTruncated,
+} from '../fixtures/tiny-llava.ts';
 
 let dir: string;
 let tiny: TinyLlava;
@@ -108,6 +115,27 @@ describe('the GGUF writer', () => {
         tensors: [{ name: 'x', shape: [2, 2], type: 'f32', data: new Float32Array(3) }],
       }),
     ).rejects.toThrow(/needs 4 values, got 3/);
+  });
+});
+
+describe('the bounded GGUF reader', () => {
+  it('reads what node-llama-cpp reads from the tiny pair, and skips the vocabulary', async () => {
+    for (const file of [tiny.model, tiny.mmproj]) {
+      const ours = await readGgufHeader(file);
+      const theirs = await readGgufFileInfo(file, { logWarnings: false });
+      expect(ours.version).toBe(theirs.version);
+      expect(ours.tensors.map((t) => [t.name, t.dims, t.ggmlType, t.offset])).toEqual(
+        (theirs.tensorInfo ?? []).map((t) => [t.name, t.dimensions.map(Number), t.ggmlType, Number(t.offset)]),
+      );
+      expect(ours.dataEnd).toBe((await stat(file)).size);
+    }
+    const model = await readGgufHeader(tiny.model);
+    expect(model.kv.get('general.name')?.value).toBe('tiny-llava');
+    expect(model.kv.get('llama.embedding_length')?.value).toBe(32);
+    // 32,000 tokens: checked and skipped, only the length kept
+    expect(model.kv.get('tokenizer.ggml.tokens')).toMatchObject({ length: 32000, value: undefined });
+    const mmproj = await readGgufHeader(tiny.mmproj);
+    expect(mmproj.kv.get('clip.vision.image_mean')?.value).toHaveLength(3);
   });
 });
 
@@ -289,24 +317,25 @@ describe('checkProjector', () => {
     // Same file with the tensor renamed (same length, so every offset stays valid).
     const renamed = path.join(dir, 'no-mm2.gguf');
     await writeFile(renamed, Buffer.from(bytes.toString('latin1').replace('mm.2.weight', 'mm.9.weight'), 'latin1'));
-    expect((await rejection(checkProjector(renamed), 'not-a-projector')).message).toMatch(/no mm\.2\.weight/);
+    expect((await rejection(checkProjector(renamed), 'not-a-projector')).message).toMatch(
+      /lacks mm\.2\.weight: it is incomplete or not a LLaVA-1\.5 projector/,
+    );
   });
 
-  it('falls back to clip.vision.projection_dim for projector types it does not know', async () => {
+  it('refuses a projector type llama.cpp does not know, by name', async () => {
     const file = path.join(dir, 'future.gguf');
-    await writeGguf(file, {
-      kv: [
-        kv.string('general.architecture', 'clip'),
-        kv.bool('clip.has_vision_encoder', true),
-        kv.string('clip.projector_type', 'some_future_type'),
-        kv.u32('clip.vision.projection_dim', 2048),
-        kv.u32('clip.vision.image_size', 448),
-        kv.u32('clip.vision.patch_size', 14),
-      ],
-      tensors: [{ name: 'mm.0.weight', shape: [4, 4], type: 'f32', data: new Float32Array(16) }],
-    });
+    await writeGguf(file, withKey(tinyProjectorSpec('mlp'), kv.string('clip.projector_type', 'some_future_type')));
+    const err = await rejection(checkProjector(file), 'not-a-projector');
+    expect(err.message).toMatch(/projector type "some_future_type" is not one this version of llama\.cpp supports/);
+    expect(err.details.projectorType).toBe('some_future_type');
+  });
+
+  it('falls back to clip.vision.projection_dim for a known type whose output width it does not read', async () => {
+    const file = path.join(dir, 'qwen3.gguf');
+    const spec = withKey(tinyProjectorSpec('qwen2.5vl_merger'), kv.string('clip.projector_type', 'qwen3vl_merger'));
+    await writeGguf(file, withKey(spec, kv.u32('clip.vision.projection_dim', 2048)));
     const facts = await checkProjector(file);
-    expect(facts).toMatchObject({ projectorType: 'some_future_type', outputSize: 2048, outputSizeFrom: 'key' });
+    expect(facts).toMatchObject({ projectorType: 'qwen3vl_merger', outputSize: 2048, outputSizeFrom: 'key' });
     expect(facts.imageTokens).toBeNull();
     // A key-only output size is not trusted enough to refuse a pair.
     await expect(checkPair(tiny.model, file)).resolves.toBeDefined();
@@ -316,7 +345,7 @@ describe('checkProjector', () => {
 describe('formatBytes', () => {
   it('writes sizes as people read them', () => {
     expect(formatBytes(4_100_000_000)).toBe('4.1 GB');
-    expect(formatBytes(1_234_567)).toBe('1.2 MB');
+    expect(formatBytes(1_234_567)).toBe('1.23 MB');
     expect(formatBytes(60_928)).toBe('60.9 kB');
     expect(formatBytes(1)).toBe('1 byte');
     expect(formatBytes(17)).toBe('17 bytes');

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../fixtures/shared.ts';
+import { repoRoot } from '../fixtures/repo.ts';
 import { importsOf, violations } from '../layering.ts';
 
 describe('layering rules of the design', () => {
@@ -40,8 +40,16 @@ describe('layering rules of the design', () => {
       "import type { Library } from '../engine/library/library.ts';\nimport { EngineSupervisor } from '../engine/process/supervisor.ts';",
     );
     put('electron/main/bad2.ts', "import { Library } from '../engine/library/library.ts';");
+    put('common/bad.ts', "import path from 'node:path';\nimport { x } from '../electron/ipc/contract.ts';");
+    put('common/bad2.ts', "import { marked } from 'marked';");
+    put('common/ok.ts', "import { formatBytes } from './format.ts';");
+    put('renderer/src/ok.ts', "import { formatBytes } from '../../common/format.ts';");
+    put('native-models/ok.ts', "import { formatBytes } from '../common/format.ts';");
     const found = violations(root);
-    expect(found).toHaveLength(7);
+    expect(found).toHaveLength(10);
+    expect(found.join('\n')).toMatch(/common\/bad\.ts imports "node:path"/);
+    expect(found.join('\n')).toMatch(/common\/bad\.ts imports "\.\.\/electron\/ipc\/contract\.ts"/);
+    expect(found.join('\n')).toMatch(/common\/bad2\.ts imports "marked"/);
     expect(found.join('\n')).toMatch(/native-models\/clip\/bad\.ts imports "electron"/);
     expect(found.join('\n')).not.toMatch(/ok\.ts/);
   });

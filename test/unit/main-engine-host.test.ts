@@ -64,12 +64,13 @@ function engineOn(child: FakeUtilityProcess, o: { ping?: boolean } = {}) {
   return rpc;
 }
 
-function fakeFork() {
+/** `silent`: the indexes of the forks whose engine never answers ping (never says ready). */
+function fakeFork(o: { silent?: number[] } = {}) {
   const children: FakeUtilityProcess[] = [];
   const fork = vi.fn((_entry: string, _args?: string[], _options?: ForkOptions) => {
     const child = new FakeUtilityProcess();
+    engineOn(child, { ping: !o.silent?.includes(children.length) });
     children.push(child);
-    engineOn(child);
     queueMicrotask(() => child.emit('spawn'));
     return child as unknown as UtilityProcess;
   });
@@ -149,8 +150,8 @@ describe('the supervised engine', () => {
     vi.useRealTimers();
   });
 
-  function host() {
-    const { fork, children } = fakeFork();
+  function host(o: { silent?: number[] } = {}) {
+    const { fork, children } = fakeFork(o);
     const statuses: EngineStatus[] = [];
     const chatToken = vi.fn();
     const engine = startEngine({
@@ -239,5 +240,88 @@ describe('the supervised engine', () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(fork).toHaveBeenCalledTimes(1);
     expect(engine.state().state).toBe('stopped');
+  });
+
+  /** SIGKILL goes through process.kill with the pid: here it ends the fake process instead of a real one. */
+  function killsFakes(children: FakeUtilityProcess[]) {
+    return vi.spyOn(process, 'kill').mockImplementation((pid) => {
+      children.find((c) => c.pid === pid)?.exit(137);
+      return true;
+    });
+  }
+
+  it('kills an engine that does not say ready in time, and starts a fresh one on the next start or call', async () => {
+    const { engine, fork, children, statuses } = host({ silent: [0] });
+    const processKill = killsFakes(children);
+    try {
+      const first = engine.start().catch((e: unknown) => e);
+      const pid = children[0]!.pid;
+      await vi.advanceTimersByTimeAsync(29_999);
+      expect(engine.state().state).toBe('starting');
+      await vi.advanceTimersByTimeAsync(1);
+      const err = await first;
+      expect(err).toMatchObject({ code: 'engine-start-failed', message: expect.stringMatching(/within 30 s/) });
+      expect(processKill).toHaveBeenCalledWith(pid, 'SIGKILL');
+      expect(children[0]!.pid).toBeUndefined(); // it is gone, not left running
+      expect(engine.state().state).toBe('stopped');
+      expect(statuses.at(-1)!.lastCrash).toMatch(/did not start within 30 s/);
+      // the failed start is not restarted behind anyone's back, and not remembered either: the next call starts one
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(fork).toHaveBeenCalledTimes(1);
+      expect(await engine.call('ping')).toEqual({ pid: children[1]!.pid });
+      expect(fork).toHaveBeenCalledTimes(2);
+      expect(engine.state().state).toBe('ready');
+    } finally {
+      processKill.mockRestore();
+    }
+  });
+
+  it('start() after a failed start launches again', async () => {
+    const { engine, fork, children } = host({ silent: [0] });
+    const processKill = killsFakes(children);
+    try {
+      const first = engine.start().catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(await first).toMatchObject({ code: 'engine-start-failed' });
+      const again = engine.start();
+      await settle();
+      await again;
+      expect(fork).toHaveBeenCalledTimes(2);
+      expect(engine.state().state).toBe('ready');
+    } finally {
+      processKill.mockRestore();
+    }
+  });
+
+  it('a restart whose engine does not say ready is killed and tried again with the next backoff', async () => {
+    const { engine, fork, children } = host({ silent: [1] });
+    const processKill = killsFakes(children);
+    try {
+      await settle();
+      children[0]!.exit(139);
+      const waiting = engine.call('ping').catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(500); // first backoff: the second engine starts, and stays silent
+      expect(fork).toHaveBeenCalledTimes(2);
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(await waiting).toMatchObject({ code: 'engine-start-failed' });
+      expect(children[1]!.pid).toBeUndefined();
+      expect(engine.state().state).toBe('restarting');
+      await vi.advanceTimersByTimeAsync(1000); // the next backoff: a third engine, which answers
+      expect(fork).toHaveBeenCalledTimes(3);
+      expect(await engine.call('ping')).toEqual({ pid: children[2]!.pid });
+    } finally {
+      processKill.mockRestore();
+    }
+  });
+
+  it('stop() during a restart fails the calls waiting for it instead of leaving them hanging', async () => {
+    const { engine, fork, children } = host();
+    await settle();
+    children[0]!.exit(139);
+    const waiting = engine.call('ping').catch((e: unknown) => e);
+    await engine.stop();
+    expect(await waiting).toMatchObject({ code: 'engine-stopped', message: 'the engine was stopped' });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(fork).toHaveBeenCalledTimes(1);
   });
 });

@@ -29,6 +29,8 @@ const h = vi.hoisted(() => {
     restore = vi.fn();
     close = vi.fn();
     setAlwaysOnTop = vi.fn();
+    setVisibleOnAllWorkspaces = vi.fn();
+    setPosition = vi.fn();
     isMinimized = () => false;
     isDestroyed = () => false;
     constructor(readonly options: BrowserWindowConstructorOptions) {
@@ -46,9 +48,18 @@ const h = vi.hoisted(() => {
       FakeTray.created.push(this);
     }
   }
+  const screenDisplay = {
+    id: 1,
+    scaleFactor: 1,
+    bounds: { x: 0, y: 0, width: 1280, height: 800 },
+    workArea: { x: 0, y: 0, width: 1280, height: 770 },
+  };
   /** Everything the test inspects; one set for the file (the mocked module is loaded once), reset per launch. */
   const calls: string[] = [];
   const control = { lock: true, ready: () => {}, isReady: false };
+  /** What the fake screen source shows: a PNG signature by default, a real picture where a test crops it. */
+  const picture = { png: Buffer.from('89504e470d0a1a0a', 'hex') };
+  const switches = new Map<string, string>();
   let whenReady = Promise.resolve();
   const app = Object.assign(new EventEmitter(), {
     enableSandbox: vi.fn(() => calls.push('enableSandbox')),
@@ -67,6 +78,11 @@ const h = vi.hoisted(() => {
     exit: vi.fn(),
     isPackaged: false,
     getAppPath: () => '/app',
+    commandLine: {
+      getSwitchValue: vi.fn((name: string) => switches.get(name) ?? ''),
+      appendSwitch: vi.fn((name: string, value?: string) => void switches.set(name, value ?? '')),
+    },
+    dock: { show: vi.fn(async () => {}) },
   });
   const ipcMain = {
     handlers: new Map<string, Listener>(),
@@ -98,12 +114,9 @@ const h = vi.hoisted(() => {
     },
     screen: {
       getCursorScreenPoint: () => ({ x: 10, y: 10 }),
-      getDisplayNearestPoint: () => ({
-        id: 1,
-        scaleFactor: 1,
-        bounds: { x: 0, y: 0, width: 1280, height: 800 },
-        workArea: { x: 0, y: 0, width: 1280, height: 770 },
-      }),
+      getDisplayNearestPoint: () => screenDisplay,
+      getPrimaryDisplay: () => screenDisplay,
+      getAllDisplays: () => [screenDisplay],
     },
     utilityProcess: {
       fork: vi.fn(() => {
@@ -123,7 +136,7 @@ const h = vi.hoisted(() => {
           thumbnail: {
             isEmpty: () => false,
             getSize: () => ({ width: 1280, height: 800 }),
-            toPNG: () => Buffer.from('89504e470d0a1a0a', 'hex'),
+            toPNG: () => picture.png,
           },
         },
       ]),
@@ -133,6 +146,9 @@ const h = vi.hoisted(() => {
   /** A fresh start: no listeners, no calls, no windows; `ready()` lets whenReady resolve. */
   function reset(lock: boolean) {
     vi.clearAllMocks();
+    switches.clear();
+    picture.png = Buffer.from('89504e470d0a1a0a', 'hex');
+    electron.systemPreferences.getMediaAccessStatus.mockImplementation(() => 'granted');
     app.removeAllListeners();
     ipcMain.handlers.clear();
     calls.length = 0;
@@ -144,7 +160,7 @@ const h = vi.hoisted(() => {
       control.ready = resolve;
     });
   }
-  return { electron, calls, control, reset, FakeBrowserWindow };
+  return { electron, calls, control, reset, FakeBrowserWindow, picture };
 });
 
 vi.mock('electron', () => h.electron satisfies { [K in keyof typeof ElectronModule]?: unknown });
@@ -184,12 +200,30 @@ const appPage = pathToFileURL(
   path.join(path.dirname(new URL('../../electron/main/index.ts', import.meta.url).pathname), '..', 'renderer'),
 );
 
+const realPlatform = process.platform;
+/** The platform main() sees (it reads process.platform). */
+const setPlatform = (platform: NodeJS.Platform) => Object.defineProperty(process, 'platform', { value: platform });
+
 beforeEach(() => {
   vi.stubEnv('GLANCE_HOME', '/tmp/glance-test-home');
+  vi.stubEnv('XDG_SESSION_TYPE', 'x11');
+  setPlatform('linux');
 });
 afterEach(() => {
   vi.unstubAllEnvs();
+  setPlatform(realPlatform);
 });
+
+/** An IPC call from the main window, through the router, as the renderer makes it. */
+async function callFromMainWindow(electron: typeof h.electron, channel: Parameters<typeof wire>[0], arg?: unknown) {
+  const win = h.FakeBrowserWindow.created[0]!;
+  const frame = { url: `${appPage}/main_window/index.html`, parent: null, frameTreeNodeId: 1, detached: false };
+  const event = { sender: { id: win.webContents.id, mainFrame: frame }, senderFrame: frame };
+  return (await electron.ipcMain.handlers.get(wire(channel))!(
+    event as unknown as IpcMainInvokeEvent,
+    arg,
+  )) as Result<unknown>;
+}
 
 describe('the app', () => {
   it('registers the scheme as privileged and sandboxes renderers before ready, and asks for the lock', async () => {
@@ -278,6 +312,83 @@ describe('the app', () => {
     // the overlay opens once the display's picture is taken
     await vi.waitFor(() => expect(h.FakeBrowserWindow.created).toHaveLength(2));
     expect(h.FakeBrowserWindow.created[1]!.options).toMatchObject({ transparent: true, width: 1280, height: 800 });
+  });
+
+  it('X11: no portal switches; the overlay covers the display under the pointer, on top', async () => {
+    const w = await launch();
+    expect(w.electron.app.commandLine.appendSwitch).not.toHaveBeenCalled();
+    w.electron.app.emit('second-instance', {}, ['glance', '--ask-screen'], '/', {});
+    await vi.waitFor(() => expect(h.FakeBrowserWindow.created).toHaveLength(2));
+    const overlay = h.FakeBrowserWindow.created[1]!;
+    expect(overlay.options).toMatchObject({ x: 0, y: 0, width: 1280, height: 800, alwaysOnTop: true });
+    expect(overlay.setAlwaysOnTop).toHaveBeenCalledWith(true, 'screen-saver');
+  });
+
+  it('Wayland: the shortcuts portal is enabled before ready; capture takes the picked screen, nothing is placed', async () => {
+    vi.stubEnv('XDG_SESSION_TYPE', 'wayland');
+    const sharp = (await import('sharp')).default;
+    const w = await launch({ ready: false });
+    expect(w.electron.app.commandLine.appendSwitch).toHaveBeenCalledWith(
+      'enable-features',
+      'GlobalShortcutsPortal,GlobalShortcutsPortalPreferredTrigger',
+    );
+    expect(w.electron.app.whenReady).toHaveBeenCalled();
+    expect(h.calls).not.toContain('ready'); // the switch went in before ready
+    w.ready();
+    await vi.waitFor(() => expect(h.calls).toContain('protocol.handle'));
+    h.picture.png = await sharp({ create: { width: 1280, height: 800, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
+    w.electron.app.emit('second-instance', {}, ['glance', '--ask-screen'], '/', {});
+    await vi.waitFor(() => expect(h.FakeBrowserWindow.created).toHaveLength(2));
+    expect(w.electron.desktopCapturer.getSources).toHaveBeenCalledWith({
+      types: ['screen'],
+      thumbnailSize: { width: 1280, height: 800 },
+    });
+    const overlay = h.FakeBrowserWindow.created[1]!;
+    expect(overlay.options).toMatchObject({ fullscreen: true, width: 1280, height: 800 });
+    expect(overlay.options).not.toHaveProperty('x');
+    expect(overlay.options).not.toHaveProperty('alwaysOnTop');
+    expect(overlay.setAlwaysOnTop).not.toHaveBeenCalled();
+    // the overlay's selection: the ask window opens where the desktop puts it
+    expect(
+      await callFromMainWindow(w.electron, 'capture.select', { rect: { x: 10, y: 10, width: 50, height: 40 } }),
+    ).toMatchObject({ ok: true });
+    expect(overlay.close).toHaveBeenCalled();
+    expect(h.FakeBrowserWindow.created).toHaveLength(3);
+    const ask = h.FakeBrowserWindow.created[2]!;
+    expect(ask.options).not.toHaveProperty('alwaysOnTop');
+    expect(ask.setPosition).not.toHaveBeenCalled();
+  });
+
+  it('macOS on first use: getSources makes the system ask; still not granted, the person is told where', async () => {
+    setPlatform('darwin');
+    const w = await launch();
+    w.electron.systemPreferences.getMediaAccessStatus.mockImplementation(() => 'not-determined');
+    w.electron.app.emit('second-instance', {}, ['glance', '--ask-screen'], '/', {});
+    await vi.waitFor(() => expect(w.electron.dialog.showMessageBox).toHaveBeenCalled());
+    expect(w.electron.desktopCapturer.getSources).toHaveBeenCalledTimes(1);
+    expect(w.electron.desktopCapturer.getSources).toHaveBeenCalledWith({
+      types: ['screen'],
+      thumbnailSize: { width: 0, height: 0 },
+    });
+    expect(w.electron.systemPreferences.getMediaAccessStatus).toHaveBeenCalledTimes(2); // before and after asking
+    expect(w.electron.dialog.showMessageBox).toHaveBeenCalledWith(
+      expect.objectContaining({ message: expect.stringContaining('Screen & System Audio Recording') }),
+    );
+    expect(h.FakeBrowserWindow.created).toHaveLength(1); // no overlay
+  });
+
+  it('macOS: once the capture windows are closed the Dock icon comes back', async () => {
+    setPlatform('darwin');
+    const w = await launch();
+    w.electron.app.emit('second-instance', {}, ['glance', '--ask-screen'], '/', {});
+    await vi.waitFor(() => expect(h.FakeBrowserWindow.created).toHaveLength(2));
+    const overlay = h.FakeBrowserWindow.created[1]!;
+    expect(overlay.setVisibleOnAllWorkspaces).toHaveBeenCalledWith(true, { visibleOnFullScreen: true });
+    expect(w.electron.app.dock.show).not.toHaveBeenCalled();
+    overlay.emit('closed');
+    expect(w.electron.app.dock.show).toHaveBeenCalledTimes(1);
   });
 
   it('stops the engine before quitting, once', async () => {

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type * as ElectronModule from 'electron';
-import type { BrowserWindowConstructorOptions, MenuItemConstructorOptions } from 'electron';
+import type { BrowserWindow, BrowserWindowConstructorOptions, MenuItemConstructorOptions } from 'electron';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 const fakes = vi.hoisted(() => {
@@ -21,7 +21,8 @@ const fakes = vi.hoisted(() => {
     loadFile = vi.fn(async (_file: string, _o?: { hash?: string }) => {});
     show = vi.fn();
     close = vi.fn();
-    setAlwaysOnTop = vi.fn();
+    setAlwaysOnTop = vi.fn<BrowserWindow['setAlwaysOnTop']>();
+    setVisibleOnAllWorkspaces = vi.fn<BrowserWindow['setVisibleOnAllWorkspaces']>();
     isDestroyed = () => false;
     constructor(readonly options: BrowserWindowConstructorOptions) {
       super();
@@ -157,6 +158,52 @@ describe('windows', () => {
     overlay.webContents.emit('before-input-event', escKey, { type: 'keyDown', key: 'Escape' });
     expect(escKey.preventDefault).toHaveBeenCalled();
     expect(overlay.close).toHaveBeenCalled();
+  });
+
+  it('macOS full-screen Spaces: the overlay and the ask window show above a full-screen app', () => {
+    const contents = new AppContents();
+    const bounds = { x: 0, y: 0, width: 1440, height: 900 };
+    const overlay = createCaptureOverlay({ files: packagedFiles, contents, bounds }) as unknown as InstanceType<
+      typeof fakes.FakeBrowserWindow
+    >;
+    expect(overlay.setAlwaysOnTop).toHaveBeenCalledWith(true, 'screen-saver');
+    expect(overlay.setVisibleOnAllWorkspaces).toHaveBeenCalledWith(true, { visibleOnFullScreen: true });
+    const ask = createAskWindow({ files: packagedFiles, contents }) as unknown as InstanceType<
+      typeof fakes.FakeBrowserWindow
+    >;
+    expect(ask.setVisibleOnAllWorkspaces).toHaveBeenCalledWith(true, { visibleOnFullScreen: true });
+    // set before the window is first shown
+    for (const w of [overlay, ask]) {
+      expect(w.show).not.toHaveBeenCalled();
+      w.emit('ready-to-show');
+      expect(w.show).toHaveBeenCalled();
+    }
+  });
+
+  it('Wayland: the overlay asks to be full screen, nothing is placed or kept on top; Escape still closes it', () => {
+    const contents = new AppContents();
+    const bounds = { x: 0, y: 0, width: 1280, height: 720 };
+    const overlay = createCaptureOverlay({
+      files: packagedFiles,
+      contents,
+      bounds,
+      wayland: true,
+    }) as unknown as InstanceType<typeof fakes.FakeBrowserWindow>;
+    expect(overlay.options).toMatchObject({ fullscreen: true, frame: false, transparent: true, width: 1280 });
+    for (const key of ['x', 'y', 'alwaysOnTop', 'enableLargerThanScreen'] as const) {
+      expect(overlay.options, key).not.toHaveProperty(key);
+    }
+    expect(overlay.setAlwaysOnTop).not.toHaveBeenCalled();
+    expect(overlay.setVisibleOnAllWorkspaces).not.toHaveBeenCalled();
+    const esc = { preventDefault: vi.fn() };
+    overlay.webContents.emit('before-input-event', esc, { type: 'keyDown', key: 'Escape' });
+    expect(overlay.close).toHaveBeenCalled();
+    const ask = createAskWindow({ files: packagedFiles, contents, wayland: true }) as unknown as InstanceType<
+      typeof fakes.FakeBrowserWindow
+    >;
+    expect(ask.options).not.toHaveProperty('alwaysOnTop');
+    expect(ask.options).not.toHaveProperty('x');
+    expect(ask.setVisibleOnAllWorkspaces).not.toHaveBeenCalled();
   });
 
   it('broadcast sends an event to every live app window on its wire name', () => {

@@ -26,6 +26,7 @@ import builderConfig, {
   APP_ID,
   appUpdateYml,
   builderConfig as builderConfigFor,
+  DESKTOP_NAME,
   EXECUTABLE_NAME,
   prepackagedPath,
   updateFeed,
@@ -52,7 +53,7 @@ import { ENGINE_ENTRY } from '../../vite.engine.config.ts';
 import { MAIN_ENTRY } from '../../vite.main.config.ts';
 import { PRELOAD_ENTRY } from '../../vite.preload.config.ts';
 import { RENDERER_NAME } from '../../vite.renderer.config.ts';
-import { repoRoot } from '../fixtures/shared.ts';
+import { repoRoot } from '../fixtures/repo.ts';
 
 const require = createRequire(import.meta.url);
 /** Forge's Vite plugin's config generator: its defaults merged under each config, as in `electron-forge package`. */
@@ -206,7 +207,7 @@ describe('native dependencies', () => {
 
 describe('per-platform binaries', () => {
   // The platform packages the bindings name (real names, most of them not installed on this machine) ...
-  const platformPackages = ['@fugood/llama.node', 'node-llama-cpp', 'sharp'].flatMap((name) =>
+  const platformPackages = ['@fugood/llama.node', 'sharp'].flatMap((name) =>
     Object.keys(readPackageJson(path.join(root, 'node_modules', name)).optionalDependencies ?? {}).map(
       (dep) => `node_modules/${dep}`,
     ),
@@ -224,8 +225,6 @@ describe('per-platform binaries', () => {
       [
         'node_modules/@fugood/node-llama-linux-x64',
         'node_modules/@fugood/node-llama-linux-x64-vulkan',
-        'node_modules/@node-llama-cpp/linux-x64',
-        'node_modules/@node-llama-cpp/linux-x64-vulkan',
         'node_modules/@img/sharp-libvips-linux-x64',
         'node_modules/@img/sharp-linux-x64',
       ].sort(),
@@ -239,7 +238,6 @@ describe('per-platform binaries', () => {
     expect(kept(t, platformPackages)).toEqual(
       [
         'node_modules/@fugood/node-llama-darwin-arm64',
-        'node_modules/@node-llama-cpp/mac-arm64-metal',
         'node_modules/@img/sharp-darwin-arm64',
         'node_modules/@img/sharp-libvips-darwin-arm64',
       ].sort(),
@@ -253,8 +251,6 @@ describe('per-platform binaries', () => {
       [
         'node_modules/@fugood/node-llama-win32-x64',
         'node_modules/@fugood/node-llama-win32-x64-vulkan',
-        'node_modules/@node-llama-cpp/win-x64',
-        'node_modules/@node-llama-cpp/win-x64-vulkan',
         'node_modules/@img/sharp-win32-x64',
       ].sort(),
     );
@@ -267,8 +263,6 @@ describe('per-platform binaries', () => {
     const t = targetFor('linux', 'x64', 'vulkan,cuda');
     expect(kept(t, platformPackages).filter((p) => p.includes('cuda'))).toEqual([
       'node_modules/@fugood/node-llama-linux-x64-cuda',
-      'node_modules/@node-llama-cpp/linux-x64-cuda',
-      'node_modules/@node-llama-cpp/linux-x64-cuda-ext',
     ]);
     expect(() => backendsFromEnv('linux', 'x64', 'rocm')).toThrow(/unknown backend rocm/);
     expect(prepackagedPath(t)).toBe('out/Glance-linux-x64');
@@ -278,13 +272,12 @@ describe('per-platform binaries', () => {
 
   it('apply to real paths in node_modules, at any depth, and drop what only a source build needs', () => {
     const t = targetFor('linux', 'x64', '');
-    const installed = ['@fugood', '@node-llama-cpp', '@img'].flatMap((scope) =>
+    const installed = ['@fugood', '@img'].flatMap((scope) =>
       readdirSync(path.join(root, 'node_modules', scope)).flatMap((name) =>
         filesBelow(path.join(root, 'node_modules', scope, name)).map((f) => `node_modules/${scope}/${name}/${f}`),
       ),
     );
     const leftOut = installed.filter((p) => isExcluded(p, t));
-    expect(leftOut.some((p) => p.startsWith('node_modules/@node-llama-cpp/linux-arm64/'))).toBe(true);
     expect(leftOut.some((p) => p.startsWith('node_modules/@fugood/node-llama-wasm/'))).toBe(true);
     expect(installed.filter((p) => isNativeFile(p) && !isExcluded(p, t)).length).toBeGreaterThan(0);
     expect(exclusionReason('node_modules/x/node_modules/@img/sharp-linuxmusl-x64/lib/a.node', t)).toMatch(/sharp/);
@@ -316,6 +309,28 @@ describe('electron-builder config', () => {
     expect(appUpdateYml(t)).toMatch(
       /^provider: generic\nurl: https:\/\/.+\/mac\/arm64\nupdaterCacheDirName: glance-updater\n$/,
     );
+  });
+});
+
+describe('the Linux desktop identity (Wayland app_id, GlobalShortcuts portal)', () => {
+  it("package.json's desktopName is a reverse-DNS id and names the .desktop file the deb and AppImage install", () => {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { desktopName?: string };
+    expect(pkg.desktopName).toBe(DESKTOP_NAME);
+    expect(DESKTOP_NAME).toBe(`${APP_ID}.desktop`);
+    expect(DESKTOP_NAME).toMatch(/^[A-Za-z][\w-]*(\.[A-Za-z][\w-]*){2,}\.desktop$/);
+    // electron-builder's own choice of file name (FpmTarget: /usr/share/applications/<name>.desktop; AppImage: the
+    // same name inside the image), from this config and this package.json
+    const { LinuxTargetHelper } = require('app-builder-lib/out/targets/LinuxTargetHelper.js') as {
+      LinuxTargetHelper: { prototype: { getDesktopFileName(this: unknown): string } };
+    };
+    const installed = LinuxTargetHelper.prototype.getDesktopFileName.call({
+      packager: {
+        platformSpecificBuildOptions: builderConfig.linux,
+        info: { metadata: pkg },
+        executableName: EXECUTABLE_NAME,
+      },
+    });
+    expect(`${installed}.desktop`).toBe(pkg.desktopName);
   });
 });
 
@@ -361,9 +376,11 @@ describe('the entries', () => {
       }
     }
     const engine = specifiers(readFileSync(path.join(out, 'build/engine.js'), 'utf8'));
-    for (const dep of ['better-sqlite3', 'sharp', 'onnxruntime-node', 'node-llama-cpp', '@fugood/llama.node']) {
+    for (const dep of ['better-sqlite3', 'sharp', 'onnxruntime-node', '@fugood/llama.node']) {
       expect(engine, dep).toContain(dep);
     }
+    // the GGUF pre-flight reads headers itself (gguf-reader.ts): node-llama-cpp is a test tool, not shipped
+    expect(engine).not.toContain('node-llama-cpp');
     const preload = readFileSync(path.join(out, 'build/preload.js'), 'utf8');
     expect(preload).not.toMatch(/^import\s/m); // a sandboxed preload is a CommonJS script
     expect(specifiers(preload)).toEqual(['electron']);
@@ -480,7 +497,7 @@ describe('the packaged app', () => {
       expect(existsSync(path.join(app, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64'))).toBe(true);
       expect(existsSync(path.join(app, 'node_modules/onnxruntime-node/bin/napi-v6/darwin'))).toBe(false);
       expect(existsSync(path.join(app, 'node_modules/@fugood/node-llama-linux-x64-cuda'))).toBe(false);
-      expect(existsSync(path.join(app, 'node_modules/@node-llama-cpp/linux-arm64'))).toBe(false);
+      expect(existsSync(path.join(app, 'node_modules/node-llama-cpp'))).toBe(false);
     }
 
     // asar with Forge's options: every native file and binding folder lands in app.asar.unpacked

@@ -1,8 +1,12 @@
 // Preprocessing: known pixels in, known tensor out. Cases are small enough to check by hand, and wherever a
 // resize would blur the answer the geometry is chosen so that no scaling happens.
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeForModel, preprocessImage, resizedSize, toChwTensor } from '../../native-models/clip/preprocess.ts';
@@ -10,6 +14,8 @@ import { type PreprocessConfig, parsePreprocessConfig } from '../../native-model
 import { ImageError } from '../../native-models/errors.ts';
 import * as img from '../fixtures/images.ts';
 import { solidRgb, writeFakeRaw, writeHeic } from '../fixtures/raw-and-heic.ts';
+
+const exec = promisify(execFile);
 
 const MEAN = [0.48145466, 0.4578275, 0.40821073];
 const STD = [0.26862954, 0.26130258, 0.27577711];
@@ -255,16 +261,16 @@ describe('formats libvips cannot read as shipped', () => {
   });
 });
 
-describe('bad inputs get their own clear errors', () => {
-  async function errorOf(input: string | Uint8Array): Promise<ImageError> {
-    const err = await preprocessImage(input, clipConfig(32)).then(
-      () => null,
-      (e) => e,
-    );
-    expect(err).toBeInstanceOf(ImageError);
-    return err as ImageError;
-  }
+async function errorOf(input: string | Uint8Array): Promise<ImageError> {
+  const err = await preprocessImage(input, clipConfig(32)).then(
+    () => null,
+    (e) => e,
+  );
+  expect(err).toBeInstanceOf(ImageError);
+  return err as ImageError;
+}
 
+describe('bad inputs get their own clear errors', () => {
   it('zero-byte file', async () => {
     const e = await errorOf(await img.writeZeroByte(path.join(tmp, 'zero.jpg')));
     expect(e.code).toBe('image-empty');
@@ -294,7 +300,82 @@ describe('bad inputs get their own clear errors', () => {
 
   it('a missing file and a folder', async () => {
     expect((await errorOf(path.join(tmp, 'nope.jpg'))).code).toBe('image-not-found');
-    expect((await errorOf(tmp)).code).toBe('image-not-an-image');
+    const folder = await errorOf(tmp);
+    expect(folder.code).toBe('image-not-a-file');
+    expect(folder.message).toBe(`${tmp}: is a folder, not a file; Glance reads photos from regular files only`);
+  });
+
+  it('a TIFF with a required tag missing is damaged, not missing', async () => {
+    const file = await img.writeTiffWithoutTag262(path.join(tmp, 'no-photometric.tif'));
+    for (const input of [file, await readFile(file)]) {
+      const e = await errorOf(input);
+      expect(e.code).toBe('image-damaged');
+      expect(e.message).toMatch(
+        /: the file is damaged, its header is unreadable \(tiff2vips: required field 262 missing\)$/,
+      );
+    }
+  });
+
+  it("each decoder's wording for a file cut short gets its code: cut short where it says so, else damaged", async () => {
+    const noise = Uint8Array.from({ length: 128 * 128 * 3 }, (_, i) => (i * 2654435761) >>> 24);
+    const image = () => sharp(noise, { raw: { width: 128, height: 128, channels: 3 } });
+    const cut = (b: Buffer) => b.subarray(0, Math.floor(b.length * 0.4));
+    const codes = {
+      gif: (await errorOf(cut(await image().gif().toBuffer()))).code, // giflib: "Unexpected end of GIF source data"
+      png: (await errorOf(cut(await image().png().toBuffer()))).code, // libpng: "read error", no reason given
+      webp: (await errorOf(cut(await image().webp().toBuffer()))).code, // libwebp: "unable to parse image"
+    };
+    expect(codes).toEqual({ gif: 'image-truncated', png: 'image-damaged', webp: 'image-damaged' });
+  });
+
+  it('a FIFO named .jpg is refused by stat, never opened (opening it would wait for a writer forever)', async () => {
+    const fifo = path.join(tmp, 'pipe.jpg');
+    await exec('mkfifo', [fifo]);
+    const e = await errorOf(fifo);
+    expect(e.code).toBe('image-not-a-file');
+    expect(e.message).toBe(`${fifo}: is a named pipe (FIFO), not a file; Glance reads photos from regular files only`);
+  });
+
+  it('a socket named .jpg is refused the same way', async () => {
+    const sock = path.join(tmp, 'socket.jpg');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      const e = await errorOf(sock);
+      expect(e.code).toBe('image-not-a-file');
+      expect(e.message).toMatch(/is a socket, not a file/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('SVG is not a photo format', () => {
+  it('is refused by content, as a file, as bytes, gzipped, and under a photo name, without a fetch', async () => {
+    const requests: string[] = [];
+    const server = createHttpServer((req, res) => {
+      requests.push(req.url ?? '');
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const href = `http://127.0.0.1:${(server.address() as AddressInfo).port}/remote.png`;
+    try {
+      const files = [
+        await img.writeSvg(path.join(tmp, 'drawing.svg'), href),
+        await img.writeSvg(path.join(tmp, 'drawing.svgz'), href, { gzip: true }),
+        await img.writeSvg(path.join(tmp, 'renamed.jpg'), href),
+      ];
+      for (const input of [...files, await readFile(files[0]!)]) {
+        const e = await errorOf(input);
+        expect(e.code).toBe('image-svg');
+        expect(e.message).toMatch(/an SVG drawing, not a photo; Glance does not render SVG/);
+      }
+      // libvips' SVG loader is blocked for the whole process: not even sharp itself renders one now
+      await expect(sharp(files[0]!).raw().toBuffer()).rejects.toThrow('unsupported image format');
+      expect(requests).toEqual([]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

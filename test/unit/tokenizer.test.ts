@@ -1,19 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ClipTokenizer, cleanText } from '../../native-models/clip/tokenizer.ts';
-import { sharedPath } from '../fixtures/shared.ts';
+import { clipTokenizerPath } from '../fixtures/clip-tokenizer-json.ts';
+import { vendorPath } from '../fixtures/repo.ts';
 
-const reference: { text: string; ids: number[] }[] = readFileSync(
-  sharedPath('fixtures', 'clip', 'tokenizer-reference.jsonl'),
-  'utf8',
-)
+const reference: { text: string; ids: number[] }[] = readFileSync(vendorPath('tokenizer-reference.jsonl'), 'utf8')
   .trim()
   .split('\n')
   .map((l) => JSON.parse(l));
 
 let tok: ClipTokenizer;
 beforeAll(async () => {
-  tok = await ClipTokenizer.load(sharedPath('fixtures', 'clip', 'tokenizer.json'));
+  tok = await ClipTokenizer.load(await clipTokenizerPath());
 });
 
 describe('CLIP tokenizer conformance with OpenAI reference ids', () => {

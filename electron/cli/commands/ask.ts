@@ -18,7 +18,7 @@ export async function askCommand(argv: string[], io: CliIo): Promise<number> {
     throw new UsageError('give at least one image and a question: glance ask photo.jpg "what is this?"');
   const question = positionals.at(-1)!;
   const images = absolute(positionals.slice(0, -1));
-  const { home, label, model, maxTokens } = modelFromValues(values, io);
+  const { home, label, model, options } = modelFromValues(values, io);
   let streamed = false;
   const engine = startEngine(home, (_, token) => {
     if (values.json) return;
@@ -36,10 +36,13 @@ export async function askCommand(argv: string[], io: CliIo): Promise<number> {
       text: question,
       images,
       model,
-      options: { maxTokens },
+      options,
     });
-    if (values.json) io.out(`${JSON.stringify({ conversation, model: label, message }, null, 2)}\n`);
-    else {
+    if (values.json) {
+      // the settings the answer was written with, seed included: --temperature and --seed reproduce it
+      const sampling = message.stats?.sampling ?? null;
+      io.out(`${JSON.stringify({ conversation, model: label, sampling, message }, null, 2)}\n`);
+    } else {
       if (streamed) io.out('\n');
       const s = message.stats;
       const info = await engine.call('modelInfo');

@@ -2,6 +2,7 @@
 // the next one; /regenerate, /reset, /exit. Ctrl+C stops an answer being written (twice quits).
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import type { Message } from '../../engine/chat/chat-service.ts';
 import { absolute, CHAT_OPTIONS, CHAT_OPTIONS_HELP, modelFromValues, startEngine } from '../chat-context.ts';
 import { type CliIo, EXIT, UsageError } from '../io.ts';
 
@@ -26,8 +27,11 @@ export async function chatCommand(argv: string[], io: CliIo): Promise<number> {
     options: { ...CHAT_OPTIONS, image: { type: 'string', multiple: true }, continue: { type: 'string' } },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected "${positionals[0]}": type messages after the prompt`);
-  const { home, label, model, maxTokens } = modelFromValues(values, io);
-  const engine = startEngine(home, (_, token) => io.out(token));
+  const { home, label, model, options } = modelFromValues(values, io);
+  // --json: one JSON line per answer (the message, and the sampling it was written with) instead of streamed text
+  const engine = startEngine(home, (_, token) => {
+    if (!values.json) io.out(token);
+  });
   let pending = absolute(values.image ?? []);
   let conversation = -1;
   let answering = false;
@@ -48,13 +52,28 @@ export async function chatCommand(argv: string[], io: CliIo): Promise<number> {
       conversation = (await engine.call('chatCreate', values.system ? { systemPrompt: values.system } : {})).id;
     }
     io.err(`${label} · conversation ${conversation} · /exit quits\n`);
-    const answer = async (run: () => Promise<unknown>) => {
+    const answer = async (run: () => Promise<Message>) => {
       answering = true;
       try {
-        await run();
-        io.out('\n');
+        const message = await run();
+        if (values.json) {
+          const sampling = message.stats?.sampling ?? null;
+          io.out(`${JSON.stringify({ conversation, model: label, sampling, message })}\n`);
+        } else io.out('\n');
       } catch (err) {
         io.err(`\nerror: ${(err as Error).message}\n`);
+        // The engine deletes a conversation whose first turn fails: the next message goes to a new one.
+        const gone = await engine.call('chatGet', { id: conversation }).then(
+          () => false,
+          (e: { code?: string }) => e.code === 'not-found',
+        );
+        if (gone) {
+          const system = values.system ? { systemPrompt: values.system } : {};
+          conversation = await engine.call('chatCreate', system).then(
+            (c) => c.id,
+            () => conversation,
+          );
+        }
       } finally {
         answering = false;
       }
@@ -71,16 +90,14 @@ export async function chatCommand(argv: string[], io: CliIo): Promise<number> {
         pending = [];
         io.err(`new conversation ${conversation}\n`);
       } else if (line === '/regenerate') {
-        await answer(() =>
-          engine.call('chatRegenerate', { conversationId: conversation, model, options: { maxTokens } }),
-        );
+        await answer(() => engine.call('chatRegenerate', { conversationId: conversation, model, options }));
       } else if (line.startsWith('/')) {
         io.err('commands: /image FILE, /regenerate, /reset, /exit\n');
       } else if (line || pending.length) {
         const images = pending;
         pending = [];
         await answer(() =>
-          engine.call('chatSend', { conversationId: conversation, text: line, images, model, options: { maxTokens } }),
+          engine.call('chatSend', { conversationId: conversation, text: line, images, model, options }),
         );
       }
       rl.prompt();

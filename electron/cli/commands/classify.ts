@@ -2,14 +2,17 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_CLIP_ID } from '../../../native-models/catalog.ts';
 import { VARIANTS, type Variant } from '../../../native-models/clip/model.ts';
 import { isProvider, PROVIDERS } from '../../../native-models/clip/providers.ts';
 import { PHOTO_TEMPLATES } from '../../../native-models/clip/zero-shot.ts';
 import { ModelError } from '../../../native-models/errors.ts';
 import { ClassifyInputError, type ClassifyResult, classifyFiles } from '../../engine/classify.ts';
+import { isPhotoFile } from '../../engine/library/scan.ts';
 import { glancePaths, modelDir, resolveHome } from '../../engine/paths.ts';
 import { formatScores } from '../format.ts';
 import { type CliIo, EXIT, UsageError } from '../io.ts';
+import { ensureClip } from '../library-context.ts';
 
 export const usage = `Usage: glance classify IMAGE... --labels LABEL LABEL... [options]
 
@@ -28,10 +31,9 @@ Options:
   --threads N            ONNX Runtime threads
   --batch N              images per model call (default 8)
   --logit-scale X        softmax temperature (default: the model's, 100 for OpenAI CLIP)
+  --yes, -y              download the CLIP model without asking when it is not installed
   --home DIR             Glance's data folder (default: GLANCE_HOME, else the app-data folder)
 `;
-
-const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif|bmp)$/i;
 
 /** `--labels a b c` takes every following word up to the next option, as the README shows it. */
 function takeLabels(argv: string[]): { rest: string[]; labels: string[] } {
@@ -60,7 +62,8 @@ async function expandImages(args: string[]): Promise<string[]> {
   for (const a of args) {
     const st = await stat(a).catch(() => null);
     if (st?.isDirectory()) {
-      const names = (await readdir(a)).filter((n) => IMAGE_EXT.test(n)).sort();
+      // the library's own rule, so that classify and indexing take the same files from a folder (no SVG)
+      const names = (await readdir(a)).filter(isPhotoFile).sort();
       out.push(...names.map((n) => path.join(a, n)));
     } else {
       out.push(a); // missing files become per-file errors, reported with the rest
@@ -87,6 +90,7 @@ export async function classifyCommand(argv: string[], io: CliIo): Promise<number
       batch: { type: 'string' },
       'logit-scale': { type: 'string' },
       home: { type: 'string' },
+      yes: { type: 'boolean', short: 'y' },
     },
   });
   if (values['labels-file']) {
@@ -119,6 +123,14 @@ export async function classifyCommand(argv: string[], io: CliIo): Promise<number
   const dir = values.model ?? modelDir(glancePaths(resolveHome(values.home, io.env)));
   const files = await expandImages(positionals);
   if (files.length === 0) throw new UsageError('the folders given contain no images');
+  if (!values.model) {
+    // the installed catalog model: offered for download when missing (ensureClip)
+    const home = resolveHome(values.home, io.env);
+    await ensureClip({ model: DEFAULT_CLIP_ID, variant: variant as Variant }, home, io, {
+      yes: values.yes,
+      purpose: 'classify images',
+    });
+  }
 
   const json = values.json ?? false;
   const threads = positiveInt('threads', values.threads);

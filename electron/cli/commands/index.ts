@@ -3,7 +3,14 @@ import { parseArgs } from 'node:util';
 import type { IndexProgress } from '../../engine/library/indexer.ts';
 import { formatDuration, progressBar } from '../format.ts';
 import { type CliIo, EXIT } from '../io.ts';
-import { LIBRARY_OPTIONS, LIBRARY_OPTIONS_HELP, openLibrary, positiveNumber } from '../library-context.ts';
+import {
+  ensureLibraryClip,
+  LIBRARY_OPTIONS,
+  LIBRARY_OPTIONS_HELP,
+  openLibrary,
+  positiveNumber,
+  rememberClip,
+} from '../library-context.ts';
 
 export const usage = `Usage: glance index [FOLDER...] [options]
 
@@ -17,7 +24,7 @@ Options:
 ${LIBRARY_OPTIONS_HELP}
 `;
 
-function summary(p: IndexProgress): string {
+export function summary(p: IndexProgress): string {
   const parts = [
     `${p.indexed} indexed`,
     `${p.unchanged} unchanged`,
@@ -26,6 +33,25 @@ function summary(p: IndexProgress): string {
     `${p.errors} could not be read`,
   ];
   return `${p.phase === 'cancelled' ? 'cancelled: ' : ''}${parts.join(', ')}${p.errors ? ' (glance index --errors lists them)' : ''}`;
+}
+
+/** An index run's progress on stderr: a bar on a terminal, a line a second in logs and pipes, nothing for --json. */
+export function progressPrinter(io: CliIo, json: boolean): (p: IndexProgress) => void {
+  let lastLine = 0;
+  return (p) => {
+    if (json) return;
+    if (io.tty) {
+      if (p.phase === 'scanning') io.err(`\rscanning… ${p.found} photos found`);
+      else if (p.phase === 'indexing' || p.phase === 'paused') io.err(`\r${progressBar(p)}`);
+      else io.err('\r\x1b[K');
+    } else if (p.phase === 'indexing' && Date.now() - lastLine > 1000) {
+      // logs and pipes get a line a second, not a redraw per file
+      lastLine = Date.now();
+      io.err(
+        `indexing ${p.done}/${p.total} files, ${p.filesPerSecond.toFixed(1)} files/s, ETA ${formatDuration(p.etaSeconds)}\n`,
+      );
+    }
+  };
 }
 
 export async function indexCommand(argv: string[], io: CliIo): Promise<number> {
@@ -48,24 +74,12 @@ export async function indexCommand(argv: string[], io: CliIo): Promise<number> {
       io.err('glance index: the library has no folders yet: glance index FOLDER...\n');
       return EXIT.usage;
     }
+    await ensureLibraryClip(values, io, 'index photos'); // the model loads on first need, after this
     const onSignal = () => lib.cancelIndexing();
     process.once('SIGINT', onSignal);
-    let lastLine = 0;
-    const onProgress = (p: IndexProgress) => {
-      if (values.json) return;
-      if (io.tty) {
-        if (p.phase === 'scanning') io.err(`\rscanning… ${p.found} photos found`);
-        else if (p.phase === 'indexing' || p.phase === 'paused') io.err(`\r${progressBar(p)}`);
-        else io.err('\r\x1b[K');
-      } else if (p.phase === 'indexing' && Date.now() - lastLine > 1000) {
-        // logs and pipes get a line a second, not a redraw per file
-        lastLine = Date.now();
-        io.err(
-          `indexing ${p.done}/${p.total} files, ${p.filesPerSecond.toFixed(1)} files/s, ETA ${formatDuration(p.etaSeconds)}\n`,
-        );
-      }
-    };
+    const onProgress = progressPrinter(io, values.json ?? false);
     const result = await lib.indexFolders(positionals.length ? positionals : undefined, onProgress);
+    rememberClip(lib, values, io); // the library's embeddings are now this model's: later commands use it
     io.out(values.json ? `${JSON.stringify(result)}\n` : `${summary(result)}\n`);
     if (result.phase === 'cancelled') {
       process.off('SIGINT', onSignal);

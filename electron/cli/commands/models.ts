@@ -1,17 +1,26 @@
-// glance models list | download ID | remove ID | verify ID
+// glance models list | download ID | remove ID | verify ID | use ID|DIR
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { licenceNote } from '../../../native-models/catalog.ts';
 import { formatBytes } from '../../../native-models/download/hub.ts';
+import { clipChoice, isCatalogClip, saveClip } from '../../engine/clip-choice.ts';
 import { ModelManager } from '../../engine/models/model-manager.ts';
 import { glancePaths, resolveHome } from '../../engine/paths.ts';
-import { formatDuration } from '../format.ts';
+import { downloadWithProgress } from '../download-progress.ts';
 import { type CliIo, EXIT, UsageError } from '../io.ts';
+import { chooseClip, ensureClip, openLibrary, parseVariant } from '../library-context.ts';
+import { progressPrinter, summary } from './index.ts';
 
 export const usage = `Usage: glance models [list]          the catalog, and what is installed
        glance models download ID     download a model (resumes an interrupted download; verifies SHA-256)
        glance models verify ID       re-check an installed model's files
        glance models remove ID       delete an installed model
+       glance models use ID|DIR      the CLIP model of the library (a catalog id or a model folder); the photos are
+                                     indexed again with it, your own tags stay
 
 Options:
+  --variant V            with use: the model's variant (fp32, fp16, quantized; default fp32)
+  --yes, -y              with use: download a catalog model that is not installed without asking
   --json                 print JSON
   --home DIR             Glance's data folder (default: GLANCE_HOME, else the app-data folder)
 The hub is huggingface.co, or GLANCE_HUB_ENDPOINT / HF_ENDPOINT; gated models need HF_TOKEN.
@@ -21,7 +30,12 @@ export async function modelsCommand(argv: string[], io: CliIo): Promise<number> 
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { json: { type: 'boolean' }, home: { type: 'string' } },
+    options: {
+      json: { type: 'boolean' },
+      home: { type: 'string' },
+      variant: { type: 'string' },
+      yes: { type: 'boolean', short: 'y' },
+    },
   });
   const [action = 'list', id, ...rest] = positionals;
   if (rest.length) throw new UsageError(`unexpected "${rest[0]}"`);
@@ -32,7 +46,15 @@ export async function modelsCommand(argv: string[], io: CliIo): Promise<number> 
       if (values.json) {
         io.out(
           `${JSON.stringify(
-            list.map((m) => ({ id: m.entry.id, kind: m.entry.kind, installed: m.installed, size: m.size, dir: m.dir })),
+            list.map((m) => ({
+              id: m.entry.id,
+              kind: m.entry.kind,
+              installed: m.installed,
+              size: m.size,
+              dir: m.dir,
+              ...(m.damaged ? { damaged: m.damaged } : {}),
+              ...(licenceNote(m.entry) ? { licenceNote: licenceNote(m.entry) } : {}),
+            })),
             null,
             2,
           )}\n`,
@@ -45,33 +67,22 @@ export async function modelsCommand(argv: string[], io: CliIo): Promise<number> 
         );
       }
       io.out('● installed   ○ available: glance models download ID\n');
+      for (const m of list) {
+        const note = licenceNote(m.entry);
+        if (note) io.out(`\n${m.entry.id}: ${note}\n`);
+      }
+      for (const m of list) if (m.damaged) io.err(`warning: ${m.damaged}\n`);
       return EXIT.ok;
     }
     case 'download': {
       if (!id) throw new UsageError('glance models download ID');
-      const abort = new AbortController();
-      const onSignal = () => abort.abort();
-      process.once('SIGINT', onSignal);
-      try {
-        const m = await manager.download(id, {
-          signal: abort.signal,
-          onProgress: (p) => {
-            if (!io.tty) return;
-            const pct = p.total ? ((p.received / p.total) * 100).toFixed(1) : '?';
-            io.err(
-              `\r${p.file}: ${pct}% of ${formatBytes(p.total)} · ${formatBytes(p.bytesPerSecond)}/s · ETA ${formatDuration(p.etaSeconds)}\x1b[K`,
-            );
-          },
-        });
-        if (io.tty) io.err('\n');
-        io.out(
-          values.json ? `${JSON.stringify(m, null, 2)}\n` : `${id} installed (${m.files.length} files, verified)\n`,
-        );
-        return EXIT.ok;
-      } finally {
-        process.off('SIGINT', onSignal);
-      }
+      const m = await downloadWithProgress(manager, id, io);
+      io.out(values.json ? `${JSON.stringify(m, null, 2)}\n` : `${id} installed (${m.files.length} files, verified)\n`);
+      return EXIT.ok;
     }
+    case 'use':
+      if (!id) throw new UsageError('glance models use ID|DIR');
+      return useClip(id, values, io);
     case 'verify': {
       if (!id) throw new UsageError('glance models verify ID');
       const results = await manager.verify(id);
@@ -91,5 +102,41 @@ export async function modelsCommand(argv: string[], io: CliIo): Promise<number> 
     }
     default:
       throw new UsageError(`unknown action "${action}"`);
+  }
+}
+
+/** glance models use ID|DIR: the library's CLIP model changes, and its photos are embedded again with it. */
+async function useClip(
+  model: string,
+  values: { json?: boolean | undefined; home?: string | undefined; variant?: string | undefined; yes?: boolean },
+  io: CliIo,
+): Promise<number> {
+  if (!isCatalogClip(model) && !existsSync(model)) {
+    throw new UsageError(`"${model}" is neither a CLIP model of the catalog (glance models list) nor a folder`);
+  }
+  const choice = clipChoice(model, parseVariant(values.variant));
+  const home = resolveHome(values.home, io.env);
+  await ensureClip(choice, home, io, { yes: values.yes, purpose: 'index photos' });
+  const lib = openLibrary({ home: values.home, model, variant: choice.variant }, io);
+  try {
+    const before = chooseClip({ home: values.home }, home).choice;
+    saveClip(lib.store, choice);
+    const name = `${choice.model}${choice.variant === 'fp32' ? '' : ` (${choice.variant})`}`;
+    if (lib.folders().length === 0) {
+      io.out(values.json ? `${JSON.stringify({ model: choice })}\n` : `the library now uses ${name}\n`);
+      return EXIT.ok;
+    }
+    if (!values.json && JSON.stringify(before) !== JSON.stringify(choice)) {
+      io.err(`indexing the library again with ${name}; your own tags stay\n`);
+    }
+    const result = await lib.indexFolders(undefined, progressPrinter(io, values.json ?? false));
+    io.out(
+      values.json
+        ? `${JSON.stringify({ model: choice, index: result })}\n`
+        : `the library now uses ${name}: ${summary(result)}\n`,
+    );
+    return EXIT.ok;
+  } finally {
+    lib.close();
   }
 }

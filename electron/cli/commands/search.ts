@@ -2,7 +2,14 @@
 import { parseArgs } from 'node:util';
 import type { SearchHit, SearchQuery } from '../../engine/library/library.ts';
 import { type CliIo, EXIT, UsageError } from '../io.ts';
-import { LIBRARY_OPTIONS, LIBRARY_OPTIONS_HELP, openLibrary, parseDate, positiveNumber } from '../library-context.ts';
+import {
+  ensureLibraryClip,
+  LIBRARY_OPTIONS,
+  LIBRARY_OPTIONS_HELP,
+  openLibrary,
+  parseDate,
+  positiveNumber,
+} from '../library-context.ts';
 
 const FILTERS_HELP = `  --limit N              at most N photos (default 20)
   --tag TAG              only photos with this tag (repeatable: all of them)
@@ -64,6 +71,8 @@ async function run(argv: string[], io: CliIo, mode: 'search' | 'similar'): Promi
   } else if (!q.tags && !q.folder && from === undefined && to === undefined) {
     throw new UsageError('give a text to search for, or a filter');
   }
+  // filters alone read the index; a text or an image to compare needs the model itself
+  if (q.text !== undefined || q.like) await ensureLibraryClip(values, io, 'search photos');
   const lib = openLibrary(values, io);
   try {
     printHits(await lib.search(q), values.json, io);

@@ -57,15 +57,17 @@ export async function tagsCommand(argv: string[], io: CliIo): Promise<number> {
         return EXIT.ok;
       }
       case 'export-xmp': {
-        const { photos, written } = await lib.exportXmp(rest[0]);
-        if (values.json) io.out(`${JSON.stringify({ photos, written }, null, 2)}\n`);
+        const { photos, written, failed } = await lib.exportXmp(rest[0]);
+        if (values.json) io.out(`${JSON.stringify({ photos, written, failed }, null, 2)}\n`);
         else {
           const changed = written.filter((w) => w.created || w.added.length > 0);
           io.out(
             `${photos} photos, ${changed.length} sidecars written or updated, ${written.length - changed.length} already up to date\n`,
           );
         }
-        return EXIT.ok;
+        // the export went on past these; each says which file and why
+        for (const f of failed) io.err(`glance tags export-xmp: ${f.message}\n`);
+        return failed.length > 0 ? EXIT.someFailed : EXIT.ok;
       }
       default: {
         if (rest.length > 0) throw new UsageError(`unknown tags action "${first}"`);

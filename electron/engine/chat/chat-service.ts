@@ -2,6 +2,7 @@
 // all kept in the app's database. One loaded model means one llama.cpp context and one queue in front of it:
 // requests wait their turn (or are refused when too many wait), a failed completion releases the context so the
 // next request loads a fresh one, and nothing releases a context while it generates.
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { ImageInput } from '../../../native-models/clip/preprocess.ts';
 import type {
@@ -52,7 +53,7 @@ export interface Conversation {
 export class ChatError extends Error {
   override readonly name = 'ChatError';
   constructor(
-    readonly code: 'not-found' | 'busy' | 'bad-request' | 'nothing-to-regenerate',
+    readonly code: 'not-found' | 'busy' | 'bad-request' | 'nothing-to-regenerate' | 'attachment-missing',
     message: string,
   ) {
     super(message);
@@ -71,14 +72,24 @@ export interface ChatServiceOptions {
 
 export interface SendOptions extends Omit<CompletionOptions, 'onToken'> {}
 
+/** Everything a load depends on: a change of any (GPU layers, threads from settings) loads the model again. */
 const modelKey = (o: VisionChatLoadOptions) =>
-  JSON.stringify([o.model, o.mmproj, o.chatTemplate ?? null, o.contextSize ?? null]);
+  JSON.stringify([
+    o.model,
+    o.mmproj,
+    o.chatTemplate ?? null,
+    o.contextSize ?? null,
+    o.gpuLayers ?? 'auto',
+    o.threads ?? null,
+  ]);
 
 export class ChatService {
   private chat: { key: string; instance: VisionChat } | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private inFlight = 0;
-  private running: { conversationId: number; instance: VisionChat } | null = null;
+  /** The completion being written; `done` settles once its answer is stored (or it failed). */
+  private running: { conversationId: number; instance: VisionChat; done: Promise<void> } | null = null;
+  private readonly held = new Map<string, number>();
 
   constructor(private readonly o: ChatServiceOptions) {}
 
@@ -144,22 +155,19 @@ export class ChatService {
     };
   }
 
-  /** Deletes a conversation and every attachment no other conversation uses (rows and files). */
+  /**
+   * Deletes a conversation and every attachment no other conversation uses (rows and files). An answer being written
+   * for it is stopped and allowed to end first: the context is never released mid-generation (llama.cpp crashes),
+   * and the answer's row must not land in a conversation that is gone.
+   */
   async delete(id: number): Promise<void> {
     this.get(id);
-    if (this.running?.conversationId === id) this.stop(id);
-    const orphans = this.o.db.transaction(() => {
-      this.o.db.prepare('DELETE FROM conversations WHERE id = ?').run(id);
-      const files = this.o.db
-        .prepare<[], { file: string }>(
-          'SELECT file FROM attachments WHERE hash NOT IN (SELECT hash FROM message_attachments)',
-        )
-        .all();
-      this.o.db.prepare('DELETE FROM attachments WHERE hash NOT IN (SELECT hash FROM message_attachments)').run();
-      return files;
-    })();
-    // files go after the commit: a crash in between leaves a stray file, never a row without its file
-    await Promise.all(orphans.map((o) => rm(o.file, { force: true })));
+    const running = this.running;
+    if (running?.conversationId === id) {
+      running.instance.stop();
+      await running.done;
+    }
+    await this.removeConversation(id);
   }
 
   /** The file of an attachment, for the binding and the window's protocol handler. */
@@ -169,53 +177,86 @@ export class ChatService {
 
   // ---- turns ----
 
-  /** Adds a user turn (text and images) and streams the model's answer into a new assistant message. */
+  /**
+   * Adds a user turn (text and images) and streams the model's answer into a new assistant message. A conversation
+   * whose first turn fails keeps nothing: it is deleted with the attachments only it used, so a refused question
+   * never leaves an unanswered conversation behind.
+   */
   async send(
     conversationId: number,
     turn: { text: string; images?: ImageInput[] },
     model: VisionChatLoadOptions,
     options: SendOptions = {},
   ): Promise<Message> {
-    this.get(conversationId);
-    if (!turn.text.trim() && !turn.images?.length)
-      throw new ChatError('bad-request', 'a message needs text or an image');
-    // Images are decoded and stored before the turn exists: a bad image fails here and changes nothing.
+    const c = this.get(conversationId);
+    const first = c.messages.length === 0;
+    // A picture of an earlier turn gone from disk refuses the turn before anything is stored.
+    for (const m of c.messages) for (const i of m.images) this.imageFile(m, i);
     const stored: StoredImage[] = [];
-    for (const [i, img] of (turn.images ?? []).entries()) {
-      stored.push(await storeImage(img, this.o.attachmentsDir, typeof img === 'string' ? img : `image ${i + 1}`));
+    const release = () => {
+      for (const s of stored.splice(0)) this.hold(s.hash, -1);
+    };
+    let messageId: number;
+    try {
+      if (!turn.text.trim() && !turn.images?.length)
+        throw new ChatError('bad-request', 'a message needs text or an image');
+      // Images are decoded and stored before the turn exists: a bad image fails here and changes nothing.
+      for (const [i, img] of (turn.images ?? []).entries()) {
+        const s = await storeImage(img, this.o.attachmentsDir, typeof img === 'string' ? img : `image ${i + 1}`);
+        this.hold(s.hash, 1);
+        stored.push(s);
+      }
+      messageId = this.o.db.transaction(() => {
+        const now = Date.now();
+        const r = this.o.db
+          .prepare("INSERT INTO messages (conversation_id, role, text, created_at) VALUES (?, 'user', ?, ?)")
+          .run(conversationId, turn.text, now);
+        const insAtt = this.o.db.prepare(
+          'INSERT OR IGNORE INTO attachments (hash, file, mime, width, height, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        );
+        const link = this.o.db.prepare('INSERT INTO message_attachments (message_id, position, hash) VALUES (?, ?, ?)');
+        stored.forEach((s, i) => {
+          insAtt.run(s.hash, s.file, s.mime, s.width, s.height, now);
+          link.run(r.lastInsertRowid, i, s.hash);
+        });
+        this.o.db
+          .prepare(
+            "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' THEN ? ELSE title END WHERE id = ?",
+          )
+          .run(now, titleFrom(turn.text, stored.length), conversationId);
+        return Number(r.lastInsertRowid);
+      })();
+    } catch (err) {
+      // Images stored before a later one was refused have no row: their files go unless something else has them.
+      const files = [...stored];
+      release();
+      await this.removeConversation(first ? conversationId : null, -1); // -1: only if it is still empty
+      const known = this.o.db.prepare<[string], { hash: string }>('SELECT hash FROM attachments WHERE hash = ?');
+      const strays = files.filter((f) => !this.held.has(f.hash) && !known.get(f.hash));
+      await Promise.all(strays.map((f) => rm(f.file, { force: true })));
+      throw err;
     }
-    this.o.db.transaction(() => {
-      const now = Date.now();
-      const r = this.o.db
-        .prepare("INSERT INTO messages (conversation_id, role, text, created_at) VALUES (?, 'user', ?, ?)")
-        .run(conversationId, turn.text, now);
-      const insAtt = this.o.db.prepare(
-        'INSERT OR IGNORE INTO attachments (hash, file, mime, width, height, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-      );
-      const link = this.o.db.prepare('INSERT INTO message_attachments (message_id, position, hash) VALUES (?, ?, ?)');
-      stored.forEach((s, i) => {
-        insAtt.run(s.hash, s.file, s.mime, s.width, s.height, now);
-        link.run(r.lastInsertRowid, i, s.hash);
-      });
-      this.o.db
-        .prepare(
-          "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' THEN ? ELSE title END WHERE id = ?",
-        )
-        .run(now, titleFrom(turn.text, stored.length), conversationId);
-    })();
-    return this.answer(conversationId, model, options);
+    release();
+    try {
+      return await this.answer(conversationId, model, options, { upTo: messageId });
+    } catch (err) {
+      if (first) await this.removeConversation(conversationId, messageId);
+      throw err;
+    }
   }
 
-  /** Answers the last user turn again, replacing the last answer. */
+  /** Answers the last user turn again; the old answer stays until the new one is written, then is replaced. */
   async regenerate(conversationId: number, model: VisionChatLoadOptions, options: SendOptions = {}): Promise<Message> {
     const c = this.get(conversationId);
-    const last = c.messages.at(-1);
-    if (!last) throw new ChatError('nothing-to-regenerate', 'the conversation has no messages yet');
-    if (last.role === 'assistant') this.o.db.prepare('DELETE FROM messages WHERE id = ?').run(last.id);
-    return this.answer(conversationId, model, options);
+    const lastUser = c.messages.findLast((m) => m.role === 'user');
+    if (!lastUser) throw new ChatError('nothing-to-regenerate', 'the conversation has no messages yet');
+    return this.answer(conversationId, model, options, { upTo: lastUser.id });
   }
 
-  /** Changes an earlier user message, drops everything after it, and answers again. */
+  /**
+   * Changes an earlier user message, drops everything after it, and answers again. Nothing changes on disk until
+   * the new answer is written: a refusal or a failed completion leaves the conversation as it was.
+   */
   async editAndResend(
     conversationId: number,
     messageId: number,
@@ -228,11 +269,7 @@ export class ChatService {
     if (m?.role !== 'user') {
       throw new ChatError('bad-request', `message ${messageId} is not a user message of this conversation`);
     }
-    this.o.db.transaction(() => {
-      this.o.db.prepare('UPDATE messages SET text = ? WHERE id = ?').run(text, messageId);
-      this.o.db.prepare('DELETE FROM messages WHERE conversation_id = ? AND id > ?').run(conversationId, messageId);
-    })();
-    return this.answer(conversationId, model, options);
+    return this.answer(conversationId, model, options, { upTo: messageId, text });
   }
 
   /** Stops the answer being generated for this conversation; what was generated so far is kept. */
@@ -272,48 +309,134 @@ export class ChatService {
     return run;
   }
 
-  private answer(conversationId: number, model: VisionChatLoadOptions, options: SendOptions): Promise<Message> {
+  /** Hashes of images stored by a turn not yet linked to its message: their files must not be collected. */
+  private hold(hash: string, delta: 1 | -1): void {
+    const n = (this.held.get(hash) ?? 0) + delta;
+    if (n > 0) this.held.set(hash, n);
+    else this.held.delete(hash);
+  }
+
+  /**
+   * Deletes a conversation (null: none; `onlyWith`: only if it holds no message but that one) and collects the attachments
+   * nothing uses any more, in one transaction; their files go after the commit (a crash in between leaves a stray
+   * file, never a row without its file).
+   */
+  private async removeConversation(id: number | null, onlyWith?: number): Promise<void> {
+    const orphans = this.o.db.transaction(() => {
+      if (id !== null) {
+        const others =
+          onlyWith === undefined
+            ? 0
+            : this.o.db
+                .prepare<[number, number], { n: number }>(
+                  'SELECT count(*) AS n FROM messages WHERE conversation_id = ? AND id != ?',
+                )
+                .get(id, onlyWith)!.n;
+        if (others === 0) this.o.db.prepare('DELETE FROM conversations WHERE id = ?').run(id);
+      }
+      const unused = this.o.db
+        .prepare<[], { hash: string; file: string }>(
+          'SELECT hash, file FROM attachments WHERE hash NOT IN (SELECT hash FROM message_attachments)',
+        )
+        .all()
+        .filter((a) => !this.held.has(a.hash));
+      const del = this.o.db.prepare('DELETE FROM attachments WHERE hash = ?');
+      for (const a of unused) del.run(a.hash);
+      return unused.map((a) => a.file);
+    })();
+    await Promise.all(orphans.map((f) => rm(f, { force: true })));
+  }
+
+  /**
+   * Answers the conversation as it stands up to the user message `upTo` (with `text` in place of that message's
+   * when editing). When the answer is in, one transaction applies the edit, replaces whatever followed `upTo`
+   * (the old answer) and stores the new answer: until then the conversation is unchanged.
+   */
+  private answer(
+    conversationId: number,
+    model: VisionChatLoadOptions,
+    options: SendOptions,
+    at: { upTo: number; text?: string },
+  ): Promise<Message> {
     return this.enqueue(async () => {
-      const instance = await this.instanceFor(model);
       const c = this.get(conversationId);
+      if (!c.messages.some((m) => m.id === at.upTo)) {
+        throw new ChatError(
+          'not-found',
+          `message ${at.upTo} was removed from the conversation before its answer began`,
+        );
+      }
+      const kept = c.messages.filter((m) => m.id <= at.upTo);
+      const replaced = c.messages.filter((m) => m.id > at.upTo).map((m) => m.id);
       const turns: ChatTurn[] = [];
       if (c.systemPrompt) turns.push({ role: 'system', text: c.systemPrompt });
-      for (const m of c.messages) {
-        const images = m.images.map((i) => this.attachmentFile(i.hash)!).filter(Boolean);
-        turns.push({ role: m.role, text: m.text, ...(images.length ? { images } : {}) });
+      for (const m of kept) {
+        const images = m.images.map((i) => this.imageFile(m, i));
+        const text = m.id === at.upTo && at.text !== undefined ? at.text : m.text;
+        turns.push({ role: m.role, text, ...(images.length ? { images } : {}) });
       }
-      this.running = { conversationId, instance };
-      let result: Awaited<ReturnType<VisionChat['complete']>>;
+      const instance = await this.instanceFor(model);
+      let finished!: () => void;
+      const done = new Promise<void>((resolve) => {
+        finished = resolve;
+      });
+      this.running = { conversationId, instance, done };
       try {
-        result = await instance.complete(turns, {
-          ...options,
-          onToken: (t) => this.o.onToken?.(conversationId, t),
-        });
-      } catch (err) {
-        // A failed completion can leave llama.cpp's context unusable: drop it; the next request loads it again.
+        let result: Awaited<ReturnType<VisionChat['complete']>>;
+        try {
+          result = await instance.complete(turns, {
+            ...options,
+            onToken: (t) => this.o.onToken?.(conversationId, t),
+          });
+        } catch (err) {
+          // A failed completion can leave llama.cpp's context unusable: drop it; the next request loads it again.
+          this.running = null;
+          this.chat = null;
+          await instance.release().catch(() => {});
+          throw err;
+        }
+        const id = this.o.db.transaction(() => {
+          const now = Date.now();
+          if (at.text !== undefined) {
+            this.o.db.prepare('UPDATE messages SET text = ? WHERE id = ?').run(at.text, at.upTo);
+          }
+          const del = this.o.db.prepare('DELETE FROM messages WHERE id = ?');
+          for (const r of replaced) del.run(r);
+          const r = this.o.db
+            .prepare(
+              "INSERT INTO messages (conversation_id, role, text, stats, created_at) VALUES (?, 'assistant', ?, ?, ?)",
+            )
+            .run(conversationId, result.text, JSON.stringify({ ...result.stats, stopped: result.stopped }), now);
+          this.o.db
+            .prepare('UPDATE conversations SET updated_at = ?, model = ? WHERE id = ?')
+            .run(now, model.model, conversationId);
+          return Number(r.lastInsertRowid);
+        })();
+        return this.get(conversationId).messages.find((m) => m.id === id)!;
+      } finally {
         this.running = null;
-        this.chat = null;
-        await instance.release().catch(() => {});
-        throw err;
+        finished();
       }
-      this.running = null;
-      const now = Date.now();
-      const r = this.o.db
-        .prepare(
-          "INSERT INTO messages (conversation_id, role, text, stats, created_at) VALUES (?, 'assistant', ?, ?, ?)",
-        )
-        .run(conversationId, result.text, JSON.stringify({ ...result.stats, stopped: result.stopped }), now);
-      this.o.db
-        .prepare('UPDATE conversations SET updated_at = ?, model = ? WHERE id = ?')
-        .run(now, model.model, conversationId);
-      return this.get(conversationId).messages.find((m) => m.id === Number(r.lastInsertRowid))!;
     });
+  }
+
+  /** The stored file of a message's image; a file gone from disk refuses the turn instead of answering without it. */
+  private imageFile(m: Message, image: MessageImage): string {
+    const file = this.attachmentFile(image.hash);
+    if (file && existsSync(file)) return file;
+    const which = m.text.trim() ? `the message "${titleFrom(m.text, 0)}"` : `message ${m.id}`;
+    throw new ChatError(
+      'attachment-missing',
+      `the picture attached to ${which} is missing (${file ?? image.hash}): it was deleted or moved outside Glance. ` +
+        'Start a new conversation and attach the picture again, or edit that message',
+    );
   }
 
   private async instanceFor(model: VisionChatLoadOptions): Promise<VisionChat> {
     const key = modelKey(model);
     if (this.chat?.key === key) return this.chat.instance;
     if (this.chat) {
+      // Runs in the queue, so no completion is running: settings changes take effect at the next idle moment.
       await this.chat.instance.release();
       this.chat = null;
     }

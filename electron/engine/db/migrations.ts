@@ -105,4 +105,27 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX message_attachments_hash ON message_attachments(hash);
   `,
+  // 3: the size of each thumbnail file, written in the same transaction as its photo's row, so that the space the
+  // cache takes is a query (per folder too) rather than a walk of the cache folder. Content no photo uses any more
+  // loses its embeddings and this row in the transaction that made it unused; its file goes after the commit.
+  // Thumbnails made before this migration get their row from the start-up sweep.
+  `
+  CREATE TABLE thumbnails (
+    hash TEXT PRIMARY KEY,
+    bytes INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- each folder's content without a sort: the cache use per folder is one pass over this index
+  CREATE INDEX photos_folder_hash ON photos(folder_id, hash);
+  DROP INDEX photos_folder;
+  `,
+  // 4: folder ids are never reused. A plain INTEGER PRIMARY KEY hands a removed folder's id to the next folder added,
+  // so a window (or an index run) still holding the old id would reach another folder. Rebuilding the table with
+  // AUTOINCREMENT would cascade-delete every photo, so the high-water mark is kept beside it instead.
+  `
+  CREATE TABLE folder_ids (last INTEGER NOT NULL);
+  INSERT INTO folder_ids SELECT coalesce(max(id), 0) FROM folders;
+  CREATE TRIGGER folders_high_water AFTER INSERT ON folders BEGIN
+    UPDATE folder_ids SET last = max(last, NEW.id);
+  END;
+  `,
 ];

@@ -4,9 +4,13 @@
 // - a file whose content hash belongs to a file that vanished is a move: its row (and tags) follow it;
 // - rows whose files are gone leave the index.
 // Every batch is one transaction (rows, embeddings, tags together), so a killed process leaves a consistent
-// database and the next run resumes where this one stopped.
+// database and the next run resumes where this one stopped. Content that a batch leaves unused (a changed or
+// removed file's old embedding and thumbnail) is dropped in the same transaction, its file after the commit.
+// Folders may be removed or adopted by a parent while a run is under way: each photo is filed under the folder that
+// holds it at commit, and one whose folder is gone is skipped.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import sharp from 'sharp';
 import type { ClipModel } from '../../../native-models/clip/model.ts';
 import { prefetchBatches } from '../../../native-models/clip/pipeline.ts';
@@ -18,7 +22,7 @@ import { captureTime } from './exif.ts';
 import { type ScannedFile, scanFolder } from './scan.ts';
 import type { FolderRow, LibraryStore, PhotoRow } from './store.ts';
 import type { Tagger } from './tagger.ts';
-import { writeThumbnail } from './thumbnails.ts';
+import { removeThumbnails, writeThumbnail } from './thumbnails.ts';
 
 /** The progress of a run, as the window and the CLI see it (the contract's type). */
 export type IndexProgress = IndexProgressView;
@@ -36,12 +40,64 @@ export interface IndexContext {
   decoders?: number;
   /** Called after each committed batch with the photos whose embedding changed and those that left. */
   onCommit?: (changed: { id: number; embedding: Float32Array }[], removed: number[]) => void;
+  /**
+   * Hashes whose thumbnail is written but whose row may not be committed yet, shared with whoever else deletes
+   * thumbnails in this process (folder removal, the start-up sweep), so that none deletes a file about to be used.
+   */
+  inflight?: Set<string>;
+  /** Progress goes out at most this often (ms), besides phase changes and the end. Default 100. */
+  progressMs?: number;
+}
+
+export const PROGRESS_MS = 100;
+
+/**
+ * Coalesces progress: a scan finds thousands of files a second, and one IPC message per file costs the indexing
+ * the CPU it needs. A phase change (and with it the final event) goes out at once, after anything pending.
+ */
+function progressSender(send: (p: IndexProgress) => void, ms: number) {
+  let last = Number.NEGATIVE_INFINITY;
+  let lastPhase: IndexProgress['phase'] | null = null;
+  let pending: IndexProgress | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (!pending) return;
+    const p = pending;
+    pending = null;
+    last = performance.now();
+    lastPhase = p.phase;
+    send(p);
+  };
+  return {
+    push(p: IndexProgress): void {
+      pending = p;
+      const wait = ms - (performance.now() - last);
+      if (p.phase !== lastPhase || wait <= 0) flush();
+      else timer ??= setTimeout(flush, wait);
+    },
+    /** The run is over: nothing may follow its final event. */
+    stop(): void {
+      clearTimeout(timer);
+      timer = undefined;
+      pending = null;
+    },
+  };
 }
 
 type Work =
   | { kind: 'moved'; file: ScannedFile; folder: FolderRow; row: PhotoRow }
   | { kind: 'known'; file: ScannedFile; folder: FolderRow; hash: string; facts: Facts }
-  | { kind: 'new'; file: ScannedFile; folder: FolderRow; hash: string; facts: Facts; tensor: Float32Array };
+  | {
+      kind: 'new';
+      file: ScannedFile;
+      folder: FolderRow;
+      hash: string;
+      facts: Facts;
+      tensor: Float32Array;
+      thumbnailBytes: number;
+    };
 
 interface Facts {
   width: number | null;
@@ -57,17 +113,39 @@ export async function decodeNewPhoto(
   hash: string,
   cfg: PreprocessConfig,
   thumbnailsDir: string,
-): Promise<{ tensor: Float32Array; facts: Omit<Facts, 'takenAt'> }> {
+): Promise<{ tensor: Float32Array; facts: Omit<Facts, 'takenAt'>; thumbnailBytes: number }> {
   const decoded: DecodedImage = await decodeForModel(bytes, cfg, { label });
-  await writeThumbnail(thumbnailsDir, hash, decoded);
+  const { bytes: thumbnailBytes } = await writeThumbnail(thumbnailsDir, hash, decoded);
   const tensor = toChwTensor(decoded.rgb, decoded.storedWidth, decoded.storedHeight, decoded.orientation, cfg);
-  return { tensor, facts: { width: decoded.width, height: decoded.height, orientation: decoded.orientation } };
+  return {
+    tensor,
+    facts: { width: decoded.width, height: decoded.height, orientation: decoded.orientation },
+    thumbnailBytes,
+  };
+}
+
+interface PauseGate {
+  /** Resolves on resume (or cancel). */
+  resumed: Promise<void>;
+  release: () => void;
+  /** Resolves once the run has stopped writing: parked at a checkpoint, or over. */
+  parked: Promise<void>;
+  park: () => void;
+  /** The phase to go back to on resume. */
+  phase: IndexProgress['phase'];
 }
 
 export class Indexer {
   private readonly abort = new AbortController();
-  private pausedUntil: Promise<void> | null = null;
-  private resumeFn: (() => void) | null = null;
+  private gate: PauseGate | null = null;
+  private finished = false;
+  private readonly sender: ReturnType<typeof progressSender>;
+  private readonly inflight: Set<string>;
+  /**
+   * Hashes this run prepared a photo with (a thumbnail written, or an embedding it counts on): kept while the run
+   * lasts, and judged at its end, when the content of photos it never committed is dropped.
+   */
+  private readonly touched = new Set<string>();
   private progress: IndexProgress = {
     phase: 'scanning',
     found: 0,
@@ -86,22 +164,40 @@ export class Indexer {
   constructor(
     private readonly ctx: IndexContext,
     private readonly folders: FolderRow[],
-    private readonly onProgress: (p: IndexProgress) => void = () => {},
-  ) {}
+    onProgress: (p: IndexProgress) => void = () => {},
+  ) {
+    this.sender = progressSender(onProgress, ctx.progressMs ?? PROGRESS_MS);
+    this.inflight = ctx.inflight ?? new Set();
+  }
 
-  pause(): void {
-    if (this.pausedUntil) return;
-    this.pausedUntil = new Promise((resolve) => {
-      this.resumeFn = resolve;
-    });
-    this.emit({ phase: 'paused' });
+  /**
+   * Stops writing at the next checkpoint (between files while scanning, before a batch is encoded and before it is
+   * committed). Resolves once the run has stopped: from then until resume, no photo is indexed.
+   */
+  pause(): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    if (!this.gate) {
+      let release!: () => void;
+      let park!: () => void;
+      const resumed = new Promise<void>((r) => {
+        release = r;
+      });
+      const parked = new Promise<void>((r) => {
+        park = r;
+      });
+      this.gate = { resumed, release, parked, park, phase: this.progress.phase };
+      this.emit({ phase: 'paused' });
+    }
+    return this.gate.parked;
   }
 
   resume(): void {
-    this.resumeFn?.();
-    this.pausedUntil = null;
-    this.resumeFn = null;
-    this.emit({ phase: 'indexing' });
+    const gate = this.gate;
+    if (!gate) return;
+    this.gate = null;
+    gate.park();
+    gate.release();
+    if (!this.finished) this.emit({ phase: gate.phase });
   }
 
   cancel(): void {
@@ -109,12 +205,51 @@ export class Indexer {
     this.resume();
   }
 
+  /** Waits here while paused. */
+  private async checkpoint(): Promise<void> {
+    const gate = this.gate;
+    if (!gate) return;
+    gate.park();
+    await gate.resumed;
+  }
+
   private emit(patch: Partial<IndexProgress>): void {
     this.progress = { ...this.progress, ...patch };
-    this.onProgress(this.progress);
+    this.sender.push(this.progress);
+  }
+
+  /** The library folder that holds a file now (folders may be removed or adopted while a run is under way). */
+  private folderOf(file: string, live: FolderRow[]): FolderRow | undefined {
+    return live.find((f) => file === f.path || file.startsWith(f.path + path.sep));
+  }
+
+  /** Deletes the thumbnails of dropped content unless a photo (or a write under way in this process) uses it. */
+  private removeThumbnails(hashes: string[]): void {
+    const { store, thumbnailsDir } = this.ctx;
+    // closed under a cancelled run (the library closing): the start-up sweep collects what is left
+    if (hashes.length === 0 || !store.db.open) return;
+    removeThumbnails(thumbnailsDir, hashes, (h) => this.inflight.has(h) || store.isContentUsed(h));
   }
 
   async run(): Promise<IndexProgress> {
+    const preparing = new Set<Promise<unknown>>();
+    try {
+      return await this.runIndex(preparing);
+    } finally {
+      this.finished = true;
+      this.gate?.park(); // a pause() that came too late to stop anything has nothing left to wait for
+      this.sender.stop();
+      // Decodes still under way (a cancel, an error) finish before their content is judged.
+      await Promise.allSettled(preparing);
+      for (const h of this.touched) this.inflight.delete(h);
+      const { store } = this.ctx;
+      if (store.db.open && this.touched.size > 0) {
+        this.removeThumbnails(store.db.transaction(() => store.dropUnusedContent(this.touched))());
+      }
+    }
+  }
+
+  private async runIndex(preparing: Set<Promise<unknown>>): Promise<IndexProgress> {
     const { store } = this.ctx;
     const signal = this.abort.signal;
     const todo: { file: ScannedFile; folder: FolderRow }[] = [];
@@ -125,6 +260,7 @@ export class Indexer {
       const rows = new Map(store.photosInFolder(folder.id).map((r) => [r.path, r]));
       try {
         for await (const file of scanFolder(folder.path, { exclude: this.ctx.exclude, signal })) {
+          await this.checkpoint();
           this.emit({ found: this.progress.found + 1 });
           const row = rows.get(file.path);
           rows.delete(file.path);
@@ -134,12 +270,12 @@ export class Indexer {
             row.mtime_ms === file.mtimeMs &&
             store.hasEmbedding(row.hash, this.ctx.modelId)
           ) {
-            this.progress.unchanged++;
+            this.emit({ unchanged: this.progress.unchanged + 1 });
             continue;
           }
           const bad = store.knownError(file.path);
           if (bad && bad.size === file.size && bad.mtime_ms === file.mtimeMs) {
-            this.progress.errors++;
+            this.emit({ errors: this.progress.errors + 1 });
             continue; // the same broken file as last time: not retried until it changes
           }
           todo.push({ file, folder });
@@ -158,7 +294,18 @@ export class Indexer {
     const started = performance.now();
     const cfg = this.ctx.model.preprocessConfig;
 
-    const prepare = async ({ file, folder }: { file: ScannedFile; folder: FolderRow }): Promise<Work> => {
+    const prepare = (item: { file: ScannedFile; folder: FolderRow }): Promise<Work> => {
+      const p = prepareOne(item);
+      preparing.add(p);
+      void p.then(
+        () => preparing.delete(p),
+        () => preparing.delete(p),
+      );
+      return p;
+    };
+    const prepareOne = async ({ file, folder }: { file: ScannedFile; folder: FolderRow }): Promise<Work> => {
+      // a decode still queued when the run ends never starts (its thumbnail would outlive the clean-up)
+      if (this.finished) throw new Error('the index run is over');
       if (file.size === 0) throw new ImageError('image-empty', `${file.path}: the file is empty (0 bytes)`);
       const bytes = await readFile(file.path);
       const hash = createHash('sha256').update(bytes).digest('hex');
@@ -167,6 +314,10 @@ export class Indexer {
         goneByHash.delete(hash); // claimed: a second copy of the same content is a new photo
         return { kind: 'moved', file, folder, row: movedFrom };
       }
+      // Marked before anything is written or counted on: nothing in this process drops this content (rows or
+      // thumbnail) until the run is over.
+      this.inflight.add(hash);
+      this.touched.add(hash);
       const takenAt = await captureTime(bytes);
       if (store.hasEmbedding(hash, this.ctx.modelId)) {
         const meta = await sharp(bytes, { limitInputPixels: false })
@@ -181,8 +332,14 @@ export class Indexer {
         };
         return { kind: 'known', file, folder, hash, facts };
       }
-      const { tensor, facts } = await decodeNewPhoto(bytes, file.path, hash, cfg, this.ctx.thumbnailsDir);
-      return { kind: 'new', file, folder, hash, facts: { ...facts, takenAt }, tensor };
+      const { tensor, facts, thumbnailBytes } = await decodeNewPhoto(
+        bytes,
+        file.path,
+        hash,
+        cfg,
+        this.ctx.thumbnailsDir,
+      );
+      return { kind: 'new', file, folder, hash, facts: { ...facts, takenAt }, tensor, thumbnailBytes };
     };
 
     try {
@@ -191,7 +348,7 @@ export class Indexer {
         concurrency: this.ctx.decoders ?? 3,
         signal,
       })) {
-        if (this.pausedUntil) await this.pausedUntil;
+        await this.checkpoint();
         signal.throwIfAborted();
         const fresh = batch.filter((b) => b.prepared.ok && b.prepared.value.kind === 'new');
         const embeddings = fresh.length
@@ -199,35 +356,49 @@ export class Indexer {
               fresh.map((b) => (b.prepared as { value: Work & { kind: 'new' } }).value.tensor),
             )
           : [];
+        // Checked again after the encode: once pause() has returned, no batch is committed until resume.
+        await this.checkpoint();
+        signal.throwIfAborted();
         const changed: { id: number; embedding: Float32Array }[] = [];
-        store.db.transaction(() => {
+        let errors = this.progress.errors;
+        let moved = this.progress.moved;
+        let indexed = this.progress.indexed;
+        const dropped = store.db.transaction(() => {
+          const live = store.folders();
+          const replaced: string[] = [];
           for (const b of batch) {
-            const { file, folder } = b.item;
+            const { file } = b.item;
+            const folder = this.folderOf(file.path, live);
+            if (!folder) continue; // its folder left the library during the run
             if (!b.prepared.ok) {
               store.recordError(file.path, file.size, file.mtimeMs, b.prepared.error.code, b.prepared.error.message);
               // a file that became unreadable leaves the index rather than keep a stale embedding
               const stale = store.photoByPath(file.path);
               if (stale) gone.set(stale.id, stale);
-              this.progress.errors++;
+              errors++;
               continue;
             }
             const w = b.prepared.value;
             store.clearError(file.path);
             if (w.kind === 'moved') {
-              store.movePhoto(w.row.id, {
+              const kept = store.movePhoto(w.row.id, {
                 path: file.path,
                 folderId: folder.id,
                 size: file.size,
                 mtimeMs: file.mtimeMs,
               });
               gone.delete(w.row.id);
-              this.progress.moved++;
+              if (kept) moved++; // else its row left with a removed folder: the next run indexes the file
               continue;
             }
             const embedding =
-              w.kind === 'new' ? embeddings[fresh.indexOf(b)]! : store.embedding(w.hash, this.ctx.modelId)!;
-            if (w.kind === 'new') store.putEmbedding(w.hash, this.ctx.modelId, embedding);
-            const { id } = store.upsertPhoto({
+              w.kind === 'new' ? embeddings[fresh.indexOf(b)]! : store.embedding(w.hash, this.ctx.modelId);
+            if (!embedding) continue; // dropped by another process meanwhile: the next run indexes the file
+            if (w.kind === 'new') {
+              store.putEmbedding(w.hash, this.ctx.modelId, embedding);
+              store.putThumbnail(w.hash, w.thumbnailBytes);
+            }
+            const { id, previousHash } = store.upsertPhoto({
               path: file.path,
               folderId: folder.id,
               size: file.size,
@@ -235,16 +406,22 @@ export class Indexer {
               hash: w.hash,
               ...w.facts,
             });
+            if (previousHash) replaced.push(previousHash);
             this.tag(id, embedding);
             changed.push({ id, embedding });
-            this.progress.indexed++;
+            indexed++;
           }
+          return store.dropUnusedContent(replaced, (h) => this.inflight.has(h));
         })();
+        this.removeThumbnails(dropped);
         this.ctx.onCommit?.(changed, []);
         const done = this.progress.done + batch.length;
         const seconds = (performance.now() - started) / 1000;
         const rate = done / Math.max(seconds, 1e-3);
         this.emit({
+          errors,
+          moved,
+          indexed,
           done,
           filesPerSecond: rate,
           etaSeconds: rate > 0 ? (todo.length - done) / rate : null,
@@ -257,9 +434,12 @@ export class Indexer {
     }
 
     const removed = [...gone.keys()];
-    store.db.transaction(() => store.deletePhotos(removed))();
+    const dropped = store.db.transaction(() =>
+      store.dropUnusedContent(store.deletePhotos(removed), (h) => this.inflight.has(h)),
+    )();
+    this.removeThumbnails(dropped);
     this.ctx.onCommit?.([], removed);
-    this.progress.removed = removed.length;
+    this.progress = { ...this.progress, removed: removed.length };
     return this.finish('done');
   }
 

@@ -1,7 +1,7 @@
 // The photo library service: folders, indexing, tags, search, duplicates, XMP export. One instance owns the
 // database; the CLI uses it in-process, the engine process will serve it to the window.
 import { existsSync } from 'node:fs';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import chokidar from 'chokidar';
 import { type ClipLoadOptions, ClipModel, type Variant } from '../../../native-models/clip/model.ts';
@@ -10,10 +10,10 @@ import { glancePaths } from '../paths.ts';
 import { Indexer, type IndexProgress } from './indexer.ts';
 import { type FolderRow, LibraryStore, type PhotoRow, type PhotoTag } from './store.ts';
 import { DEFAULT_THRESHOLD, fromBlob, Tagger } from './tagger.ts';
-import { thumbnailPath } from './thumbnails.ts';
+import { removeThumbnails, SWEEP_AGE_MS, type SweepResult, sweepThumbnails, thumbnailPath } from './thumbnails.ts';
 import { type Hit, VectorIndex } from './vector-index.ts';
 import { parseVocabulary, type Vocabulary, vocabularyFor } from './vocabulary.ts';
-import { type SidecarResult, writeXmpSidecars } from './xmp.ts';
+import { type SidecarResult, writeXmpSidecars, XmpSidecarError } from './xmp.ts';
 
 export interface LibraryOptions extends Omit<ClipLoadOptions, 'towers'> {
   home: string;
@@ -21,6 +21,8 @@ export interface LibraryOptions extends Omit<ClipLoadOptions, 'towers'> {
   /** Overrides the vocabulary found in the data folder (tests, experiments). */
   vocabulary?: Vocabulary;
   batchSize?: number;
+  /** Index progress goes out at most this often (ms), besides phase changes and the end (default 100). */
+  progressMs?: number;
 }
 
 export class LibraryError extends Error {
@@ -59,6 +61,19 @@ export interface FolderInfo {
   photos: number;
 }
 
+export interface FolderUsage extends FolderInfo {
+  /** Bytes its photos' thumbnails and embeddings take in Glance's cache (content shared with another folder counts in both). */
+  cacheBytes: number;
+}
+
+/** A photo whose sidecar could not be written, and why (the rest of the export went on). */
+export interface XmpFailure {
+  photo: string;
+  /** The sidecar at fault, when one is (a malformed file another program wrote). */
+  sidecar: string | null;
+  message: string;
+}
+
 export const modelIdFor = (dir: string, variant: Variant = 'fp32') =>
   `${path.basename(path.resolve(dir))}${variant === 'fp32' ? '' : `:${variant}`}`;
 
@@ -71,6 +86,13 @@ export class Library {
   private lastRetagged = 0;
   private index: VectorIndex | null = null;
   private running: Indexer | null = null;
+  /** Folders added while a run was under way: indexed when it ends, in the same call. */
+  private queued = new Set<number>();
+  /** Content an index run has prepared (thumbnail written, or embedding counted on) but not committed: kept meanwhile. */
+  private readonly inflight = new Set<string>();
+  /** The start-up clean-up of the cache (temporary files of killed writers, thumbnails no photo uses). */
+  readonly swept: Promise<SweepResult>;
+  private readonly closing = new AbortController();
   /** A vocabulary given at open (tests, experiments); a person's saved or reset vocabulary replaces it. */
   private vocabularyOverride: Vocabulary | undefined;
 
@@ -82,6 +104,44 @@ export class Library {
     this.modelId = modelIdFor(options.modelDir, options.variant);
     this.thumbnailsDir = path.join(options.home, 'cache', 'thumbnails');
     this.vocabularyOverride = options.vocabulary;
+    this.swept = this.sweep();
+  }
+
+  /**
+   * Removes what killed processes left: temporary files (thumbnails, the vocabulary) and thumbnails of content no
+   * photo uses, once old enough that no live process can still be writing them; measures thumbnails that predate
+   * the size rows. In the background: opening the library never waits for it.
+   */
+  private async sweep(): Promise<SweepResult> {
+    const empty: SweepResult = { temporary: 0, orphans: 0, measured: 0 };
+    try {
+      const now = Date.now();
+      // With the database closed nothing can be known to be unused: nothing is deleted.
+      const result = await sweepThumbnails(
+        this.thumbnailsDir,
+        {
+          used: (h) => !this.db.open || this.inflight.has(h) || this.store.isContentUsed(h),
+          measured: (h) => !this.db.open || this.store.hasThumbnailRow(h),
+          measure: (h, bytes) => {
+            if (this.db.open) this.store.putThumbnail(h, bytes);
+          },
+        },
+        this.closing.signal,
+      );
+      for (const name of await readdir(this.options.home).catch(() => [] as string[])) {
+        if (this.closing.signal.aborted) break;
+        if (!/^vocabulary\.json\..*\.tmp$/.test(name)) continue;
+        const file = path.join(this.options.home, name);
+        const st = await stat(file).catch(() => null);
+        if (st && now - st.mtimeMs >= SWEEP_AGE_MS) {
+          await rm(file, { force: true });
+          result.temporary++;
+        }
+      }
+      return result;
+    } catch {
+      return empty; // a clean-up that fails is tried again at the next start
+    }
   }
 
   static open(options: LibraryOptions): Library {
@@ -89,6 +149,7 @@ export class Library {
   }
 
   close(): void {
+    this.closing.abort();
     this.running?.cancel();
     void this.model?.then((m) => m.release()).catch(() => {});
     this.db.close();
@@ -223,6 +284,21 @@ export class Library {
       .all();
   }
 
+  /** The folders with the space their photos take in the cache (a join over every photo: for lists, not lookups). */
+  folderUsage(): FolderUsage[] {
+    return this.store.folderUsage(this.embeddingBytes());
+  }
+
+  /** Bytes the whole cache takes: thumbnails and embeddings, each content once. */
+  cacheBytes(): number {
+    return this.store.cacheBytes(this.embeddingBytes());
+  }
+
+  /** One embedding of the current model, in bytes (0 before the first is stored). */
+  private embeddingBytes(): number {
+    return 4 * (this.store.embeddingDim(this.modelId) ?? 0);
+  }
+
   async addFolder(folder: string): Promise<FolderRow> {
     const abs = path.resolve(folder);
     const st = await stat(abs).catch(() => null);
@@ -234,6 +310,9 @@ export class Library {
         throw new LibraryError('folder-nested', `${abs} is already in the library, inside ${f.path}`);
     }
     const row = this.store.addFolder(abs);
+    // Added during a run: indexed when the run ends (the run files photos under whichever folder holds them at
+    // commit, so adopting the folders inside it below is safe meanwhile).
+    if (this.running) this.queued.add(row.id);
     // A folder that contains folders already in the library adopts their photos (and tags).
     this.db.transaction(() => {
       for (const f of this.store.folders()) {
@@ -250,17 +329,51 @@ export class Library {
     const row = this.store.folderByPath(path.resolve(folder));
     if (!row) throw new LibraryError('folder-missing', `${path.resolve(folder)} is not in the library`);
     const n = this.store.photosInFolder(row.id).length;
-    this.db.transaction(() => this.store.removeFolder(row.id))();
+    // Its content leaves with it unless a photo elsewhere has the same (rows now, files after the commit). A run
+    // under way skips the folder's files from here on.
+    const dropped = this.db.transaction(() => {
+      const hashes = this.store.hashesInFolder(row.id);
+      this.store.removeFolder(row.id);
+      return this.store.dropUnusedContent(hashes, (h) => this.inflight.has(h));
+    })();
+    removeThumbnails(this.thumbnailsDir, dropped, (h) => this.inflight.has(h) || this.store.isContentUsed(h));
+    this.queued.delete(row.id);
     this.index = null;
     return n;
   }
 
   // ---- indexing ----
 
-  /** Indexes the given folders (adding them) or every folder of the library. */
+  /**
+   * Indexes the given folders (adding them) or every folder of the library; folders added meanwhile are indexed
+   * next, in the same call, their counts added to the run's.
+   */
   async indexFolders(folders: string[] | undefined, onProgress?: (p: IndexProgress) => void): Promise<IndexProgress> {
     if (this.running) throw new LibraryError('bad-request', 'an index run is already in progress');
     const rows = folders?.length ? await Promise.all(folders.map((f) => this.addFolder(f))) : this.store.folders();
+    // A run's final 'done' is held back while folders wait: the window sees one run, with the counts of all.
+    const held = { final: false };
+    const forward = (base: IndexProgress | null) => (p: IndexProgress) => {
+      held.final = p.phase === 'done' && this.queued.size > 0;
+      if (!held.final) onProgress?.(base ? sumProgress(base, p) : p);
+    };
+    try {
+      let result = await this.runIndexer(rows, forward(null));
+      while (this.queued.size > 0 && result.phase === 'done') {
+        const next = this.store.folders().filter((f) => this.queued.has(f.id));
+        this.queued.clear();
+        if (next.length === 0) break;
+        const base = result;
+        result = sumProgress(base, await this.runIndexer(next, forward(base)));
+      }
+      if (held.final) onProgress?.(result);
+      return result;
+    } finally {
+      this.queued.clear();
+    }
+  }
+
+  private async runIndexer(rows: FolderRow[], onProgress?: (p: IndexProgress) => void): Promise<IndexProgress> {
     const model = await this.clip();
     // The vision session starts while the tagger loads and the folders are scanned.
     const vision = model.warm('vision');
@@ -274,7 +387,9 @@ export class Library {
         tagger,
         thumbnailsDir: this.thumbnailsDir,
         exclude: [this.options.home],
+        inflight: this.inflight,
         ...(this.options.batchSize ? { batchSize: this.options.batchSize } : {}),
+        ...(this.options.progressMs !== undefined ? { progressMs: this.options.progressMs } : {}),
         onCommit: (changed, removed) => {
           if (!this.index) return; // loaded fresh on the next search
           for (const c of changed) this.index.upsert(c.id, c.embedding);
@@ -298,8 +413,9 @@ export class Library {
     await Promise.all([model.warm('vision'), model.warm('text'), this.getTagger()]);
   }
 
-  pauseIndexing(): void {
-    this.running?.pause();
+  /** Resolves once the run has stopped writing (at once when none runs): until resume, no photo is indexed. */
+  pauseIndexing(): Promise<void> {
+    return this.running?.pause() ?? Promise.resolve();
   }
   resumeIndexing(): void {
     this.running?.resume();
@@ -314,13 +430,14 @@ export class Library {
 
   /**
    * Keeps the library's folders indexed while the engine runs: a change (file added, changed, removed, moved)
-   * starts an incremental run a moment after the folder settles. Returns the function that stops watching.
+   * starts an incremental run a moment after the folder settles. Returns the function that stops watching, with
+   * `ready`: resolved once the watcher has read the existing tree (changes before that may be missed).
    */
   watch(
     onRun: (p: IndexProgress) => void,
     onError: (err: unknown) => void = () => {},
     settleMs = 1500,
-  ): () => Promise<void> {
+  ): (() => Promise<void>) & { ready: Promise<void> } {
     const folders = this.store.folders().map((f) => f.path);
     const home = path.resolve(this.options.home);
     const watcher = chokidar.watch(folders, {
@@ -336,12 +453,14 @@ export class Library {
         queue = queue.then(() => this.indexFolders(undefined).then(onRun, onError));
       }, settleMs);
     };
+    const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
     watcher.on('all', schedule);
-    return async () => {
+    const stop = async () => {
       clearTimeout(timer);
       await watcher.close();
       await queue;
     };
+    return Object.assign(stop, { ready });
   }
 
   // ---- search ----
@@ -508,20 +627,65 @@ export class Library {
     return this.store.renameTag(cleanTag(from), cleanTag(to)) > 0;
   }
 
-  /** Writes every photo's tags (under `folder`, or all) to XMP sidecars. */
-  async exportXmp(folder?: string): Promise<{ photos: number; written: SidecarResult[] }> {
-    const allowed = folder ? this.filter({ folder }) : null;
+  /**
+   * Writes every photo's tags (under a library folder, given by id or path, or all) to XMP sidecars. A photo whose
+   * sidecar cannot be written (a malformed one is left untouched) is reported in `failed` and the export goes on.
+   */
+  async exportXmp(
+    folder?: string | number,
+  ): Promise<{ photos: number; written: SidecarResult[]; failed: XmpFailure[] }> {
+    const allowed = folder === undefined ? null : this.filter({ folder: this.libraryFolder(folder) });
     const rows = this.filteredRows(allowed);
     const written: SidecarResult[] = [];
+    const failed: XmpFailure[] = [];
     for (const r of rows) {
       const { tags } = this.tags(r.id);
       if (tags.length === 0) continue;
       const keywords = tags.map((t) => t.name);
       const hierarchical = tags.map((t) => (t.category ? `${t.category}|${t.name}` : t.name));
-      written.push(...(await writeXmpSidecars(r.path, { keywords, hierarchical })));
+      try {
+        written.push(...(await writeXmpSidecars(r.path, { keywords, hierarchical })));
+      } catch (err) {
+        failed.push({
+          photo: r.path,
+          sidecar: err instanceof XmpSidecarError ? err.sidecar : null,
+          // a malformed sidecar's message names it; anything else is named by its photo
+          message:
+            err instanceof XmpSidecarError ? err.message : `${r.path}: ${err instanceof Error ? err.message : err}`,
+        });
+      }
     }
-    return { photos: rows.length, written };
+    return { photos: rows.length, written, failed };
   }
+
+  /** A folder of the library (by id, or a path at or under one): anything else is refused, never widened to all. */
+  private libraryFolder(folder: string | number): string {
+    if (typeof folder === 'number') {
+      const row = this.store.folders().find((f) => f.id === folder);
+      if (!row) throw new LibraryError('folder-missing', `there is no folder ${folder} in the library`);
+      return row.path;
+    }
+    const abs = path.resolve(folder);
+    if (!this.store.folders().some((f) => abs === f.path || abs.startsWith(f.path + path.sep))) {
+      throw new LibraryError('folder-missing', `${abs} is not in the library: add it with glance index first`);
+    }
+    return abs;
+  }
+}
+
+/** A follow-up run's progress as part of the whole call: counts added, the rest the latest. */
+function sumProgress(base: IndexProgress, p: IndexProgress): IndexProgress {
+  return {
+    ...p,
+    found: base.found + p.found,
+    total: base.total + p.total,
+    done: base.done + p.done,
+    unchanged: base.unchanged + p.unchanged,
+    indexed: base.indexed + p.indexed,
+    moved: base.moved + p.moved,
+    removed: base.removed + p.removed,
+    errors: base.errors + p.errors,
+  };
 }
 
 /** A tag is effective for a photo when a person added it, or the tagger's margin reaches its threshold. */

@@ -66,11 +66,41 @@ export class LibraryStore {
     return this.sql<[string], FolderRow>('SELECT * FROM folders WHERE path = ?').get(p);
   }
   addFolder(p: string): FolderRow {
-    this.sql('INSERT OR IGNORE INTO folders (path, added_at) VALUES (?, ?)').run(p, Date.now());
+    this.sql('INSERT OR IGNORE INTO folders (id, path, added_at) VALUES ((SELECT last + 1 FROM folder_ids), ?, ?)').run(
+      p,
+      Date.now(),
+    );
     return this.folderByPath(p)!;
   }
   removeFolder(id: number): void {
     this.sql('DELETE FROM folders WHERE id = ?').run(id);
+  }
+  /**
+   * Every folder with its photo count and the bytes its photos' content takes in the cache: thumbnails (their sizes
+   * are rows) and one embedding of `embeddingBytes` per content. Content shared by two folders counts in both.
+   * The embeddings table is not read: its vectors make a scan of it cost seconds at 100,000 photos.
+   */
+  folderUsage(embeddingBytes: number): { id: number; path: string; photos: number; cacheBytes: number }[] {
+    return this.sql<[number], { id: number; path: string; photos: number; cacheBytes: number }>(
+      `SELECT f.id AS id, f.path AS path, coalesce(n.photos, 0) AS photos,
+         coalesce(u.thumbnails, 0) + coalesce(u.contents, 0) * ? AS cacheBytes
+       FROM folders f
+       LEFT JOIN (SELECT folder_id, count(*) AS photos FROM photos GROUP BY folder_id) n ON n.folder_id = f.id
+       LEFT JOIN (
+         SELECT c.folder_id AS folder_id, count(*) AS contents, sum(t.bytes) AS thumbnails
+         FROM (SELECT DISTINCT folder_id, hash FROM photos) c LEFT JOIN thumbnails t ON t.hash = c.hash
+         GROUP BY c.folder_id) u ON u.folder_id = f.id
+       ORDER BY f.path`,
+    ).all(embeddingBytes);
+  }
+  /** The bytes the whole cache takes, each content once (see folderUsage). */
+  cacheBytes(embeddingBytes: number): number {
+    return (
+      this.sql<[number], { n: number }>(
+        `SELECT coalesce((SELECT sum(bytes) FROM thumbnails), 0)
+           + (SELECT count(DISTINCT hash) FROM photos) * ? AS n`,
+      ).get(embeddingBytes)?.n ?? 0
+    );
   }
 
   // ---- photos ----
@@ -90,8 +120,11 @@ export class LibraryStore {
     return (this.sql('SELECT count(*) AS n FROM photos').get() as { n: number }).n;
   }
 
-  /** Inserts or updates the row for a path; returns its id and whether its content changed. */
-  upsertPhoto(f: PhotoFacts): { id: number; contentChanged: boolean } {
+  /**
+   * Inserts or updates the row for a path; returns its id and, when the path held other content before, that
+   * content's hash (which may now be unused: see dropUnusedContent).
+   */
+  upsertPhoto(f: PhotoFacts): { id: number; previousHash: string | null } {
     const before = this.photoByPath(f.path);
     const args = [
       f.folderId,
@@ -110,29 +143,62 @@ export class LibraryStore {
         `INSERT INTO photos (folder_id, path, size, mtime_ms, hash, width, height, orientation, taken_at, indexed_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(...args);
-      return { id: Number(r.lastInsertRowid), contentChanged: true };
+      return { id: Number(r.lastInsertRowid), previousHash: null };
     }
     this.sql(
       `UPDATE photos SET folder_id = ?, path = ?, size = ?, mtime_ms = ?, hash = ?, width = ?, height = ?,
          orientation = ?, taken_at = ?, indexed_at = ? WHERE id = ?`,
     ).run(...args, before.id);
-    return { id: before.id, contentChanged: before.hash !== f.hash };
+    return { id: before.id, previousHash: before.hash !== f.hash ? before.hash : null };
   }
 
-  /** A file that moved keeps its row, and with it its tags. */
-  movePhoto(id: number, f: Pick<PhotoFacts, 'path' | 'folderId' | 'size' | 'mtimeMs'>): void {
-    this.sql('UPDATE photos SET path = ?, folder_id = ?, size = ?, mtime_ms = ? WHERE id = ?').run(
+  /** A file that moved keeps its row, and with it its tags. False when the row is gone (its folder was removed). */
+  movePhoto(id: number, f: Pick<PhotoFacts, 'path' | 'folderId' | 'size' | 'mtimeMs'>): boolean {
+    const r = this.sql('UPDATE photos SET path = ?, folder_id = ?, size = ?, mtime_ms = ? WHERE id = ?').run(
       f.path,
       f.folderId,
       f.size,
       f.mtimeMs,
       id,
     );
+    return r.changes > 0;
   }
 
-  deletePhotos(ids: number[]): void {
-    const del = this.sql('DELETE FROM photos WHERE id = ?');
-    for (const id of ids) del.run(id);
+  /** Deletes the rows; returns the hashes they held (which may now be unused: see dropUnusedContent). */
+  deletePhotos(ids: number[]): string[] {
+    const del = this.sql<[number], { hash: string }>('DELETE FROM photos WHERE id = ? RETURNING hash');
+    return ids.flatMap((id) => del.all(id).map((r) => r.hash));
+  }
+  hashesInFolder(folderId: number): string[] {
+    return this.sql<[number], { hash: string }>('SELECT DISTINCT hash FROM photos WHERE folder_id = ?')
+      .all(folderId)
+      .map((r) => r.hash);
+  }
+
+  // ---- content: embeddings and thumbnails, shared by every photo with the same hash ----
+  isContentUsed(hash: string): boolean {
+    return this.sql('SELECT 1 FROM photos WHERE hash = ? LIMIT 1').get(hash) !== undefined;
+  }
+  /**
+   * Of these hashes, those no photo uses any more lose their embeddings (every model) and their thumbnail row.
+   * Run it in the transaction that made them unused; returns them, so that their files go after the commit.
+   * `keep`: content a photo is about to use (an index run has it prepared), left for that run to judge.
+   */
+  dropUnusedContent(hashes: Iterable<string>, keep: (hash: string) => boolean = () => false): string[] {
+    const dropped: string[] = [];
+    for (const hash of new Set(hashes)) {
+      if (keep(hash) || this.isContentUsed(hash)) continue;
+      this.sql('DELETE FROM embeddings WHERE hash = ?').run(hash);
+      this.sql('DELETE FROM thumbnails WHERE hash = ?').run(hash);
+      dropped.push(hash);
+    }
+    return dropped;
+  }
+  putThumbnail(hash: string, bytes: number): void {
+    this.sql('INSERT OR REPLACE INTO thumbnails (hash, bytes) VALUES (?, ?)').run(hash, bytes);
+  }
+  hasThumbnailRow(hash: string): boolean {
+    return this.sql('SELECT 1 FROM thumbnails WHERE hash = ?').get(hash) !== undefined;
   }
 
   // ---- embeddings ----
@@ -162,10 +228,19 @@ export class LibraryStore {
     ).all(model);
   }
   // ---- tags ----
-  tagId(name: string, category: string | null = null, threshold: number | null = null): number {
-    this.sql('INSERT OR IGNORE INTO tags (name, category, threshold) VALUES (?, ?, ?)').run(name, category, threshold);
-    const row = this.sql<[string], { id: number }>('SELECT id FROM tags WHERE name = ?').get(name)!;
-    return row.id;
+  /** A person's tag: created when new; an existing tag (a vocabulary label's too) keeps its category and threshold. */
+  tagId(name: string): number {
+    this.sql('INSERT OR IGNORE INTO tags (name) VALUES (?)').run(name);
+    return this.sql<[string], { id: number }>('SELECT id FROM tags WHERE name = ?').get(name)!.id;
+  }
+  /** A vocabulary label's tag: its category and threshold follow the vocabulary in use (written only on change). */
+  labelTagId(name: string, category: string | null, threshold: number | null): number {
+    this.sql(
+      `INSERT INTO tags (name, category, threshold) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET category = excluded.category, threshold = excluded.threshold
+         WHERE category IS NOT excluded.category OR threshold IS NOT excluded.threshold`,
+    ).run(name, category, threshold);
+    return this.sql<[string], { id: number }>('SELECT id FROM tags WHERE name = ?').get(name)!.id;
   }
   /** The tagger's rows for a photo are replaced; a person's additions and removals stay as they are. */
   replaceAutoTags(photoId: number, tags: { tagId: number; score: number }[]): void {

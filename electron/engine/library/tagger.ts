@@ -74,11 +74,11 @@ export class Tagger {
   }
 
   /** The auto-tag rows for one photo: each kept label as a tag id (created when new) with its margin. */
-  rows(store: Pick<LibraryStore, 'tagId'>, embedding: Float32Array): { tagId: number; score: number }[] {
+  rows(store: Pick<LibraryStore, 'labelTagId'>, embedding: Float32Array): { tagId: number; score: number }[] {
     const labels = this.vocabulary.labels;
     return this.score(embedding).map((t) => {
       const l = labels[t.label]!;
-      return { tagId: store.tagId(l.name, l.category, l.threshold ?? null), score: t.margin };
+      return { tagId: store.labelTagId(l.name, l.category, l.threshold ?? null), score: t.margin };
     });
   }
 

@@ -64,6 +64,19 @@ export function sidecarPaths(photoPath: string, style: SidecarStyle): string[] {
 
 class MalformedXmp extends Error {}
 
+/** An existing sidecar that is not well-formed XMP: it is left as it was, and named here. */
+export class XmpSidecarError extends Error {
+  override readonly name = 'XmpSidecarError';
+  readonly code = 'xmp-malformed';
+  constructor(
+    readonly sidecar: string,
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${sidecar} is not well-formed XMP (${reason}); it was left unchanged`, options);
+  }
+}
+
 function parse(xml: string): Element {
   let problem: string | undefined;
   let doc: Document | undefined;
@@ -245,7 +258,7 @@ export async function writeXmpSidecars(
         return { file, existing, ...mergeXmp(existing, tags) };
       } catch (e) {
         if (!(e instanceof MalformedXmp)) throw e;
-        throw new Error(`${file} is not well-formed XMP (${e.message}); it was left unchanged`, { cause: e });
+        throw new XmpSidecarError(file, e.message, { cause: e });
       }
     }),
   );

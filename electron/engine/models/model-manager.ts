@@ -27,17 +27,26 @@ export interface ModelStatus {
   dir: string;
   /** Bytes on disk per the manifest (installed) or the catalog's estimate (not installed). */
   size: number;
+  /** The model's folder is there but its manifest cannot be read: what is wrong and what to do. */
+  damaged?: string;
 }
 
 export class ModelManagerError extends Error {
   override readonly name = 'ModelManagerError';
   constructor(
-    readonly code: 'unknown-model' | 'not-installed',
+    readonly code: 'unknown-model' | 'not-installed' | 'damaged',
     message: string,
   ) {
     super(message);
   }
 }
+
+const damaged = (id: string, file: string, why: string) =>
+  new ModelManagerError(
+    'damaged',
+    `${id} is damaged: its manifest ${file} cannot be read (${why}). Remove it and download it again: ` +
+      `glance models remove ${id}, then glance models download ${id} (or Remove and Download in Models)`,
+  );
 
 export function filesOf(entry: CatalogEntry): CatalogFile[] {
   return entry.kind === 'chat' ? [entry.model, entry.mmproj] : entry.files;
@@ -52,24 +61,45 @@ export class ModelManager {
     return e;
   }
 
+  /**
+   * The manifest of an installed model; null when there is none (not installed). One that cannot be read or is not
+   * a manifest is a damaged install, never "not installed": that would hide files taking gigabytes.
+   */
   async manifest(id: string): Promise<Manifest | null> {
+    const file = path.join(modelDir(this.paths, id), MANIFEST);
+    let text: string;
     try {
-      return JSON.parse(await readFile(path.join(modelDir(this.paths, id), MANIFEST), 'utf8')) as Manifest;
-    } catch {
-      return null;
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw damaged(id, file, (err as Error).message);
     }
+    let m: Partial<Manifest>;
+    try {
+      m = JSON.parse(text) as Partial<Manifest>;
+    } catch (err) {
+      throw damaged(id, file, `not valid JSON: ${(err as Error).message}`);
+    }
+    const filesOk =
+      Array.isArray(m?.files) &&
+      m.files.every((f) => typeof f?.file === 'string' && typeof f.size === 'number' && typeof f.sha256 === 'string');
+    if (!filesOk) throw damaged(id, file, 'it does not list the files with their sizes and SHA-256');
+    return m as Manifest;
   }
 
   async list(): Promise<ModelStatus[]> {
     return Promise.all(
       ALL_MODELS.map(async (entry) => {
-        const m = await this.manifest(entry.id);
-        return {
-          entry,
-          installed: m !== null,
-          dir: modelDir(this.paths, entry.id),
-          size: m ? m.files.reduce((s, f) => s + f.size, 0) : filesOf(entry).reduce((s, f) => s + f.size, 0),
-        };
+        const dir = modelDir(this.paths, entry.id);
+        const estimate = filesOf(entry).reduce((s, f) => s + f.size, 0);
+        let m: Manifest | null;
+        try {
+          m = await this.manifest(entry.id);
+        } catch (err) {
+          if (!(err instanceof ModelManagerError)) throw err;
+          return { entry, installed: false, dir, size: estimate, damaged: err.message };
+        }
+        return { entry, installed: m !== null, dir, size: m ? m.files.reduce((s, f) => s + f.size, 0) : estimate };
       }),
     );
   }
@@ -114,7 +144,8 @@ export class ModelManager {
   async remove(id: string): Promise<boolean> {
     this.entry(id);
     const dir = modelDir(this.paths, id);
-    const had = (await this.manifest(id)) !== null;
+    // a damaged install counts as one: its files are there
+    const had = (await this.manifest(id).catch(() => true)) !== null;
     await rm(dir, { recursive: true, force: true });
     return had;
   }

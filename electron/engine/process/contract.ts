@@ -7,7 +7,7 @@ import type { AppEvents } from '../../ipc/contract.ts';
 import type { Result } from '../../ipc/result.ts';
 import type { Conversation, ConversationSummary, Message, SendOptions } from '../chat/chat-service.ts';
 import type { IndexProgress } from '../library/indexer.ts';
-import type { FolderInfo, SearchHit } from '../library/library.ts';
+import type { FolderInfo, FolderUsage, SearchHit, XmpFailure } from '../library/library.ts';
 import type { PhotoRow, PhotoTag } from '../library/store.ts';
 import type { VocabularyLabel } from '../library/vocabulary.ts';
 import type { Manifest, ModelStatus } from '../models/model-manager.ts';
@@ -66,7 +66,7 @@ export interface EngineMethods {
   /** The backends this machine offers, best first. */
   backends(): R<string[]>;
   // library
-  libFolders(): R<FolderInfo[]>;
+  libFolders(): R<FolderUsage[]>;
   libAddFolder(args: { path: string }): R<FolderInfo>;
   libRemoveFolder(args: { folderId: number }): R<number>;
   libIndex(): R<IndexProgress>;
@@ -83,7 +83,7 @@ export interface EngineMethods {
   tagsRename(args: { from: string; to: string }): R<boolean>;
   tagsThreshold(): R<number>;
   tagsSetThreshold(args: { value: number }): R<null>;
-  tagsExportXmp(args: { folderId?: number }): R<{ photos: number; written: number }>;
+  tagsExportXmp(args: { folderId?: number }): R<{ photos: number; written: number; failed: XmpFailure[] }>;
   /** The vocabulary in use, and whether it is the person's own (not the shipped default). */
   tagsVocabulary(): R<{ labels: VocabularyLabel[]; neutral: string[]; custom: boolean }>;
   /** Saves the person's vocabulary and re-tags from stored embeddings; `retagged`: how many photos. */
@@ -95,7 +95,8 @@ export interface EngineMethods {
   modelsCancel(args: { id: string }): R<boolean>;
   modelsRemove(args: { id: string }): R<boolean>;
   modelsVerify(args: { id: string }): R<{ file: string; ok: boolean; reason?: string }[]>;
-  settingsGet(): R<EngineSettings>;
+  /** `notice`: the saved settings could not all be read, what Glance did instead, and what to do. */
+  settingsGet(): R<EngineSettings & { notice?: string }>;
   settingsSet(args: Partial<EngineSettings>): R<EngineSettings>;
   /** Stops generation and indexing, releases the models, closes the database, then exits. */
   shutdown(): R<null>;

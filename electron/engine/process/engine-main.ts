@@ -8,13 +8,14 @@ import { checkPair } from '../../../native-models/llava/gguf-check.ts';
 import { loadLlamaNodeChat } from '../../../native-models/llava/llama-node.ts';
 import { fail, ok, type Result } from '../../ipc/result.ts';
 import { ChatService } from '../chat/chat-service.ts';
-import { chooseChatModel } from '../chat/model-choice.ts';
+import { clipOptions, savedClip } from '../clip-choice.ts';
 import { openDatabase } from '../db/database.ts';
 import { Library } from '../library/library.ts';
 import { LibraryStore } from '../library/store.ts';
 import { ModelManager } from '../models/model-manager.ts';
-import { glancePaths, modelDir } from '../paths.ts';
-import type { EngineEvents, EngineMethods, EngineSettings, ImageArg, ModelArg } from './contract.ts';
+import { glancePaths } from '../paths.ts';
+import { chatLoadOptions, readSettings } from '../settings.ts';
+import type { EngineEvents, EngineMethods, ImageArg, ModelArg } from './contract.ts';
 import { tokenStream } from './token-stream.ts';
 
 /** Electron's utility process talks through process.parentPort; a Node fork through process.send. */
@@ -35,21 +36,13 @@ const settingsStore = new LibraryStore(db);
 const models = new ModelManager(paths);
 const downloads = new Map<string, AbortController>();
 
-const DEFAULT_SETTINGS: EngineSettings = {
-  hotkey: 'CommandOrControl+Shift+Space',
-  threads: null,
-  gpuLayers: 'auto',
-  chatModel: null,
-};
-function settings(): EngineSettings {
-  const raw = settingsStore.setting('app_settings');
-  return { ...DEFAULT_SETTINGS, ...(raw ? (JSON.parse(raw) as Partial<EngineSettings>) : {}) };
-}
+/** The settings, over the defaults; a damaged saved value comes with a notice instead of stopping the engine. */
+const settings = () => readSettings(settingsStore, paths.db);
 
 let library: Library | null = null;
-/** The photo library, opened on first use with the installed CLIP model. */
+/** The photo library, opened on first use with its own CLIP model (the one `glance models use` chose). */
 function lib(): Library {
-  library ??= Library.open({ home: paths.home, modelDir: modelDir(paths) });
+  library ??= Library.open({ home: paths.home, ...clipOptions(paths, savedClip(settingsStore)) });
   return library;
 }
 
@@ -63,14 +56,10 @@ const chat = new ChatService({
   onToken: (conversationId, token) => stream.push(conversationId, token),
 });
 
+/** Explicit files as given; a catalog model with the threads and GPU layers of the settings as they are now. */
 function modelFor(m: ModelArg) {
   if ('model' in m) return m;
-  const s = settings();
-  const { label: _label, ...choice } = chooseChatModel(paths, {
-    ...((m.catalogId ?? s.chatModel) ? { model: (m.catalogId ?? s.chatModel)! } : {}),
-    ...(s.gpuLayers !== 'auto' ? { gpuLayers: s.gpuLayers } : {}),
-  });
-  return { ...choice, ...(s.threads ? { threads: s.threads } : {}) };
+  return chatLoadOptions(paths, settings().settings, m.catalogId);
 }
 
 function imagesFor(images: ImageArg[] = []) {
@@ -135,7 +124,7 @@ const methods: EngineMethods = {
   modelInfo: () => result(() => chat.info()),
   backends: () => result(() => candidateBackends()),
   // library
-  libFolders: () => result(() => lib().folders()),
+  libFolders: () => result(() => lib().folderUsage()),
   libAddFolder: (a) =>
     result(async () => {
       const row = await lib().addFolder(a.path);
@@ -185,13 +174,13 @@ const methods: EngineMethods = {
   tagsSetThreshold: (a) => done(() => lib().setThreshold(a.value)),
   tagsExportXmp: (a) =>
     result(async () => {
-      const folder = a.folderId
-        ? lib()
-            .folders()
-            .find((f) => f.id === a.folderId)?.path
-        : undefined;
-      const r = await lib().exportXmp(folder);
-      return { photos: r.photos, written: r.written.filter((w) => w.created || w.added.length > 0).length };
+      // by id: an unknown folder is refused ('folder-missing'), never widened to the whole library
+      const r = await lib().exportXmp(a.folderId);
+      return {
+        photos: r.photos,
+        written: r.written.filter((w) => w.created || w.added.length > 0).length,
+        failed: r.failed,
+      };
     }),
   tagsVocabulary: () =>
     result(async () => {
@@ -224,10 +213,14 @@ const methods: EngineMethods = {
     }),
   modelsRemove: (a) => result(() => models.remove(a.id)),
   modelsVerify: (a) => result(() => models.verify(a.id)),
-  settingsGet: () => result(() => settings()),
+  settingsGet: () =>
+    result(() => {
+      const s = settings();
+      return { ...s.settings, ...(s.notice ? { notice: s.notice } : {}) };
+    }),
   settingsSet: (a) =>
     result(() => {
-      const next = { ...settings(), ...a };
+      const next = { ...settings().settings, ...a };
       settingsStore.setSetting('app_settings', JSON.stringify(next));
       return next;
     }),

@@ -79,6 +79,17 @@ export function forkEngine(env: NodeJS.ProcessEnv): EngineChild {
   };
 }
 
+/** The last line the engine printed, for error messages. */
+function lastWords(child: EngineChild): string {
+  const line = child
+    .output()
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim())
+    .at(-1);
+  return line ? `; its last words: ${line.slice(0, 200)}` : '';
+}
+
 export class EngineSupervisor {
   private child: EngineChild | null = null;
   private rpc: BirpcReturn<EngineMethods, EngineEvents> | null = null;
@@ -88,6 +99,9 @@ export class EngineSupervisor {
   private lastStart = 0;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  private cancelRestart: ((err: EngineError) => void) | undefined;
+  /** The last start failed (and stop() was not called since): the next call starts the engine again. */
+  private startFailed = false;
 
   constructor(private readonly o: SupervisorOptions) {
     this.backoff = o.backoffMs ?? 500;
@@ -106,9 +120,20 @@ export class EngineSupervisor {
     this.o.onStatus?.(this.state());
   }
 
+  /** Starts the engine; after a failed start (it did not answer in time, say) a later call tries again. */
   start(): Promise<void> {
     this.stopping = false;
-    if (!this.ready) this.ready = this.launch();
+    this.startFailed = false;
+    if (!this.ready) {
+      const ready = this.launch();
+      this.ready = ready;
+      ready.catch((err: Error) => {
+        if (this.ready !== ready) return;
+        this.ready = null;
+        this.startFailed = true;
+        this.setStatus({ state: 'stopped', lastCrash: err.message });
+      });
+    }
     return this.ready;
   }
 
@@ -134,10 +159,21 @@ export class EngineSupervisor {
     await Promise.race([
       rpc.ping(),
       new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new EngineError('engine-start-failed', `the engine did not start within ${timeout / 1000} s`)),
-          timeout,
-        );
+        timer = setTimeout(() => {
+          const err = new EngineError(
+            'engine-start-failed',
+            `the engine did not start within ${timeout / 1000} s${lastWords(child)}`,
+          );
+          // A process that never says ready is ended, so that it holds no memory and a retry starts clean.
+          if (this.child === child) {
+            this.child = null;
+            this.rpc = null;
+          }
+          child.kill('SIGKILL');
+          rpc.$rejectPendingCalls(({ reject: r }) => r(err));
+          rpc.$close();
+          reject(err);
+        }, timeout);
       }),
     ]).finally(() => clearTimeout(timer));
     this.setStatus({ state: 'ready' });
@@ -153,13 +189,7 @@ export class EngineSupervisor {
     this.child = null;
     this.rpc = null;
     const how = signal ? `killed by ${signal}` : `exit code ${code}`;
-    const lastLine = child
-      .output()
-      .trim()
-      .split('\n')
-      .filter((l) => l.trim())
-      .at(-1);
-    const crash = `the engine stopped unexpectedly (${how})${lastLine ? `; its last words: ${lastLine.slice(0, 200)}` : ''}`;
+    const crash = `the engine stopped unexpectedly (${how})${lastWords(child)}`;
     rpc.$rejectPendingCalls(({ method, reject }) =>
       reject(
         new EngineError(
@@ -174,18 +204,27 @@ export class EngineSupervisor {
       this.setStatus({ state: 'stopped' });
       return;
     }
+    this.scheduleRestart(crash);
+  }
+
+  /** Starts the engine again after a backoff; calls made meanwhile wait for it. A failed start is retried the same way. */
+  private scheduleRestart(reason: string): void {
     if (Date.now() - this.lastStart > 60_000) this.backoff = this.o.backoffMs ?? 500;
     const delay = this.backoff;
     this.backoff = Math.min(this.backoff * 2, this.o.maxBackoffMs ?? 30_000);
-    this.setStatus({ state: 'restarting', restarts: this.status.restarts + 1, lastCrash: crash });
-    // Calls made from now on wait for the new process.
-    this.ready = new Promise<void>((resolve, reject) => {
+    this.setStatus({ state: 'restarting', restarts: this.status.restarts + 1, lastCrash: reason });
+    const ready = new Promise<void>((resolve, reject) => {
+      this.cancelRestart = (err) => reject(err);
       this.restartTimer = setTimeout(() => {
-        if (this.stopping) return reject(new EngineError('engine-stopped', 'the engine was stopped'));
-        this.launch().then(resolve, reject);
+        this.cancelRestart = undefined;
+        this.launch().then(resolve, (err: Error) => {
+          reject(err);
+          if (this.ready === ready && !this.stopping) this.scheduleRestart(err.message);
+        });
       }, delay);
     });
-    this.ready.catch(() => {});
+    ready.catch(() => {});
+    this.ready = ready;
   }
 
   /** Calls an engine method; a failure comes back as an EngineError with the engine's own code. */
@@ -193,6 +232,7 @@ export class EngineSupervisor {
     method: K,
     ...args: Parameters<EngineMethods[K]>
   ): Promise<Extract<Awaited<ReturnType<EngineMethods[K]>>, { ok: true }>['value']> {
+    if (!this.ready && this.startFailed && !this.stopping) await this.start();
     if (!this.ready) throw new EngineError('engine-stopped', 'the engine is not running');
     await this.ready;
     const rpc = this.rpc;
@@ -207,6 +247,9 @@ export class EngineSupervisor {
   async stop(timeoutMs = 10_000): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
+    // Calls waiting for a restart that will not happen now fail instead of waiting forever.
+    this.cancelRestart?.(new EngineError('engine-stopped', 'the engine was stopped'));
+    this.cancelRestart = undefined;
     const child = this.child;
     const rpc = this.rpc;
     if (!child || !rpc) {

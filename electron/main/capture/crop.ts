@@ -84,3 +84,29 @@ export function askWindowPosition(
     y: Math.round(clamp(top, wa.y, wa.y + wa.height - height)),
   };
 }
+
+/**
+ * Wayland: the display a picked source shows, for the overlay's coordinates. PipeWire hands back the one screen the
+ * person picked, with no display id and no pointer to go by, so the picture itself says which: the display whose
+ * physical size it has, else one of its shape (a thumbnail scaled to fit), else the first (the primary). The result
+ * is placed at the origin (nothing is positioned on Wayland) with the picture's own scale, so that the crop is
+ * taken from the picture as it came.
+ */
+export function pickedSourceDisplay(
+  picture: { width: number; height: number },
+  displays: readonly CaptureDisplay[],
+): CaptureDisplay {
+  const physical = (d: CaptureDisplay) =>
+    Math.round(d.bounds.width * d.scaleFactor) === picture.width &&
+    Math.round(d.bounds.height * d.scaleFactor) === picture.height;
+  // same shape: width/height equal to within a pixel of the display's height
+  const shaped = (d: CaptureDisplay) =>
+    Math.abs(d.bounds.width * picture.height - d.bounds.height * picture.width) <= picture.height;
+  const match = displays.find(physical) ?? displays.find(shaped);
+  const d = match ?? displays[0];
+  const scale = match ? picture.width / match.bounds.width : (d?.scaleFactor ?? 1);
+  const width = match ? match.bounds.width : picture.width / scale;
+  const height = match ? match.bounds.height : picture.height / scale;
+  const bounds = { x: 0, y: 0, width, height };
+  return { id: d?.id ?? 0, bounds, workArea: bounds, scaleFactor: scale };
+}

@@ -1,6 +1,7 @@
-// Screenshot-and-ask: capture the display under the pointer, let the person select a region on the overlay, crop
-// it in physical pixels, open the ask window beside it and send the crop with the question to the engine. Every
-// Electron piece is injected (index.ts passes the real ones, tests fakes). At most the current capture and the
+// Screenshot-and-ask: capture the display under the pointer (on Wayland: the screen the person picks), let the person
+// select a region on the overlay, crop it in physical pixels, open the ask window beside it (on Wayland wherever the
+// desktop puts it) and send the crop with the question to the engine. Every Electron piece is injected (index.ts
+// passes the real ones, capture/grab.ts takes the picture, tests pass fakes). At most the current capture and the
 // current crop are held in memory; cancelling at any step closes what is open and forgets both.
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
@@ -24,12 +25,12 @@ export interface Grabbed {
 }
 
 export interface CaptureFlowDeps {
-  /** The display's picture at full physical size (desktopCapturer). */
-  grab(display: CaptureDisplay): Promise<Grabbed>;
-  displayUnderPointer(): CaptureDisplay;
+  /** The picture at full physical size and the display it shows (capture/grab.ts: under the pointer, or picked). */
+  grab(): Promise<Grabbed & { display: CaptureDisplay }>;
   openOverlay(display: CaptureDisplay): void;
   closeOverlay(): void;
-  openAskWindow(position: { x: number; y: number }): void;
+  /** Opens the ask window at a position, or (null) where the desktop places it. */
+  openAskWindow(position: { x: number; y: number } | null): void;
   closeAskWindow(): void;
   /** Shows the main window on a conversation. */
   showChat(conversationId: number): void;
@@ -39,6 +40,10 @@ export interface CaptureFlowDeps {
   platform?: NodeJS.Platform;
   /** systemPreferences.getMediaAccessStatus('screen'), macOS only. */
   mediaAccess?: () => string;
+  /** Makes macOS ask for screen-recording permission (capture/grab.ts promptScreenAccess). */
+  requestScreenAccess?: () => Promise<unknown>;
+  /** Wayland: windows cannot be positioned, so the ask window goes where the desktop puts it. */
+  wayland?: boolean;
   /** Says why the flow could not start (no permission, capture failed); a dialog in the app. */
   report?(message: string): void;
   /** Ids for glance://capture/<id>; random 32-hex by default. */
@@ -63,6 +68,17 @@ export const captureUrl = (id: string) => `glance://capture/${id}`;
 
 export const MAC_SCREEN_PERMISSION =
   'Glance may not record the screen yet. Open System Settings → Privacy & Security → Screen & System Audio Recording, turn Glance on, then quit and reopen Glance.';
+
+/**
+ * macOS: whether Glance may record the screen. When it may not (yet), asking for the screen once is what makes the
+ * system prompt and list Glance in System Settings; the status is read again after that.
+ */
+async function screenAccess(deps: CaptureFlowDeps): Promise<boolean> {
+  if ((deps.platform ?? process.platform) !== 'darwin' || !deps.mediaAccess) return true;
+  if (deps.mediaAccess() === 'granted') return true;
+  await deps.requestScreenAccess?.().catch(() => {}); // a refused request is the answer: the status says it
+  return deps.mediaAccess() === 'granted';
+}
 
 export async function sharpCrop(png: Uint8Array, r: Rect): Promise<Uint8Array> {
   const out = await sharp(png).extract({ left: r.x, top: r.y, width: r.width, height: r.height }).png().toBuffer();
@@ -125,7 +141,12 @@ export function createCaptureFlow(deps: CaptureFlowDeps): CaptureFlow {
     ]);
     const installed = list
       .filter((m) => m.installed && m.entry.kind === 'chat')
-      .map((m) => ({ id: m.entry.id, name: m.entry.name, readsText: m.entry.kind === 'chat' && m.entry.readsText }));
+      .map((m) => ({
+        id: m.entry.id,
+        name: m.entry.name,
+        readsText: m.entry.kind === 'chat' && m.entry.readsText,
+        licenceNote: m.entry.licenceNote,
+      }));
     // Text readers first, the catalog's order kept within each group.
     installed.sort((a, b) => Number(b.readsText) - Number(a.readsText));
     const chosen = settings?.chatModel ? installed.find((m) => m.id === settings.chatModel) : undefined;
@@ -142,20 +163,22 @@ export function createCaptureFlow(deps: CaptureFlowDeps): CaptureFlow {
     async start() {
       if (phase === 'capturing' || phase === 'overlay') return; // the shortcut pressed twice
       if (phase === 'ask') cancel(); // a new screenshot replaces the last one
-      if ((deps.platform ?? process.platform) === 'darwin' && deps.mediaAccess) {
-        const status = deps.mediaAccess();
-        if (status !== 'granted') {
-          deps.report?.(MAC_SCREEN_PERMISSION);
-          return;
-        }
-      }
       const mine = ++generation;
       phase = 'capturing';
+      if (!(await screenAccess(deps))) {
+        if (mine === generation) {
+          phase = 'idle';
+          deps.report?.(MAC_SCREEN_PERMISSION);
+        }
+        return;
+      }
+      if (mine !== generation) return; // cancelled while the system asked
       let d: CaptureDisplay;
       let grabbed: Grabbed;
       try {
-        d = deps.displayUnderPointer();
-        grabbed = await deps.grab(d);
+        const got = await deps.grab();
+        d = got.display;
+        grabbed = { png: got.png, width: got.width, height: got.height };
       } catch (err) {
         if (mine === generation) {
           phase = 'idle';
@@ -197,7 +220,7 @@ export function createCaptureFlow(deps: CaptureFlowDeps): CaptureFlow {
       sentImage = false;
       phase = 'ask'; // before closing: the overlay's 'closed' is then not a cancel
       deps.closeOverlay();
-      deps.openAskWindow(askWindowPosition(selection, d, deps.askWindowSize ?? ASK_WINDOW_SIZE));
+      deps.openAskWindow(deps.wayland ? null : askWindowPosition(selection, d, deps.askWindowSize ?? ASK_WINDOW_SIZE));
     },
 
     cancel,

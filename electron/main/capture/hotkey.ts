@@ -1,15 +1,15 @@
-// The global shortcut of screenshot-and-ask. The system may refuse it (another app holds it, or a Wayland session
-// lets no app grab keys): that is said in a sentence a person can act on, never swallowed.
+// The global shortcut of screenshot-and-ask. The system may refuse it (another app holds it): that is said in a
+// sentence a person can act on, never swallowed. On Wayland Electron binds it through the desktop's GlobalShortcuts
+// portal (index.ts enables it and package.json's desktopName gives the portal Glance's identity): the desktop may ask
+// the person to confirm the binding, and `glance --ask-screen` stays the way to bind it by hand.
 import type { GlobalShortcut } from 'electron';
+import { isWayland, type SessionProbe } from '../display-server.ts';
 
 export const DEFAULT_ASK_HOTKEY = 'CommandOrControl+Shift+Space';
 
 type Shortcuts = Pick<GlobalShortcut, 'register' | 'unregister'>;
 
-export interface HotkeyEnv {
-  platform?: NodeJS.Platform;
-  env?: NodeJS.ProcessEnv;
-}
+export type HotkeyEnv = SessionProbe;
 
 /** An accelerator the way the person reads it on this platform: Ctrl+Shift+Space, Cmd+Shift+Space. */
 export function describeAccelerator(accelerator: string, platform: NodeJS.Platform = process.platform): string {
@@ -26,17 +26,13 @@ export function describeAccelerator(accelerator: string, platform: NodeJS.Platfo
     .join('+');
 }
 
-const isWayland = (o: HotkeyEnv) =>
-  (o.platform ?? process.platform) === 'linux' &&
-  ((o.env ?? process.env).XDG_SESSION_TYPE === 'wayland' || Boolean((o.env ?? process.env).WAYLAND_DISPLAY));
+/** What is true of global shortcuts on Wayland, said with every refusal there. */
+export const WAYLAND_SHORTCUT_NOTE =
+  'On Wayland the desktop binds global shortcuts for Glance and may ask you to confirm the binding; if the shortcut does nothing, bind the command `glance --ask-screen` to a key in your desktop settings (Keyboard → Custom Shortcuts)';
 
 export function refusalMessage(accelerator: string, o: HotkeyEnv = {}): string {
-  let m = `the system refused ${describeAccelerator(accelerator, o.platform)}: another app may hold it; choose another in Settings`;
-  if (isWayland(o)) {
-    m +=
-      '. On Wayland apps cannot take global shortcuts: bind the command `glance --ask-screen` to a shortcut in your desktop settings (Keyboard → Custom Shortcuts) instead';
-  }
-  return m;
+  const m = `the system refused ${describeAccelerator(accelerator, o.platform)}: another app may hold it; choose another in Settings`;
+  return isWayland(o) ? `${m}. ${WAYLAND_SHORTCUT_NOTE}` : m;
 }
 
 export type HotkeyResult = { ok: true } | { ok: false; message: string };

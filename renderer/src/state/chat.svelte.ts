@@ -332,7 +332,11 @@ export class ChatState {
     if (!ok && !stored) {
       // Nothing was kept: take the question back into the composer to send again.
       if (!fresh && this.current?.id === conversationId) {
-        this.current = { ...this.current, messages: this.current.messages.filter((m) => m.id !== question.id) };
+        // A conversation whose first turn fails is deleted by the app: the next message starts a new one.
+        this.current =
+          before === 0
+            ? null
+            : { ...this.current, messages: this.current.messages.filter((m) => m.id !== question.id) };
       }
       if (this.draft === '' && this.pending.length === 0) {
         this.draft = text;

@@ -86,17 +86,8 @@ export function formatEta(seconds: number | null): string {
   return `about ${h} h ${Math.round((s - h * 3600) / 60)} min left`;
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
-}
+/** The app's one byte formatter (decimal, as the hub counts), kept here for this state's components. */
+export { formatBytes } from '../../../common/format.ts';
 
 export const formatCount = (n: number) => n.toLocaleString('en-US');
 

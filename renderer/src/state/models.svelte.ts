@@ -1,6 +1,8 @@
 // The Models view's state: the catalog, each model's download (driven by models.progress while models.download is
 // pending), cancel, remove, verify, and the engine's health. One per Api, so that a download started here keeps its
 // progress when the person leaves the view and comes back.
+
+import { formatBytes } from '../../../common/format.ts';
 import type { AppEvents, EngineStatusView, ModelView, RuntimeView } from '../../../electron/ipc/contract.ts';
 import { type Api, ApiError } from '../lib/api.ts';
 
@@ -264,18 +266,8 @@ function noteOf(err: unknown): ModelNote {
   return { kind: code === 'cancelled' ? 'info' : 'error', code, message: messageOf(err) };
 }
 
-/** Decimal units, as the hub and most file managers count: 4_100_000_000 → "4.1 GB". */
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 999.5 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  if (i === 0) return `${Math.round(v)} B`;
-  return `${Math.abs(v) < 99.95 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}
+/** The app's one byte formatter (decimal, as the hub counts), kept here for this state's components. */
+export { formatBytes } from '../../../common/format.ts';
 
 export function formatSpeed(bytesPerSecond: number): string {
   return `${formatBytes(bytesPerSecond)}/s`;
