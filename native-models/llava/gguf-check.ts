@@ -366,6 +366,16 @@ export async function checkChatModel(file: string): Promise<ChatModelFacts> {
   const nEmbd = need('embedding_length');
   const contextLength = need('context_length');
   const nLayers = need('block_count');
+  // Every layer is a block of tensors (blk.N.*): a count beyond the tensors the file holds is damage, and sizing the
+  // KV cache below would walk each claimed layer (a minute for 2^32 of them).
+  if (nLayers > h.tensors.length) {
+    throw new GgufCheckError(
+      'not-a-text-model',
+      `${base} claims ${nLayers.toLocaleString('en-US')} layers (${arch}.block_count) but holds ` +
+        `${h.tensors.length.toLocaleString('en-US')} tensors: it is damaged; download it again`,
+      file,
+    );
+  }
   const heads = metaCounts(h, `${arch}.attention.head_count`) ?? [0];
   const nHead = Math.max(...heads);
   const kvHeads = metaCounts(h, `${arch}.attention.head_count_kv`) ?? heads;
@@ -502,7 +512,8 @@ export async function checkProjector(file: string): Promise<ProjectorFacts> {
   for (const name of req?.tensors ?? []) if (!names.has(name)) throw lacks(name);
   // Gemma 3n's MobileNet has no transformer blocks; every other vision encoder needs these in each block.
   const blockTensors = projectorType === 'gemma3nv' ? [] : [...COMMON_BLOCK_TENSORS, ...(req?.blockTensors ?? [])];
-  const blocks = num('clip.vision.block_count');
+  // (stops at the first block that is missing: bounded by the tensors the file holds, whatever block_count claims)
+  const blocks = blockTensors.length > 0 ? num('clip.vision.block_count') : 0;
   for (let b = 0; b < blocks; b++) {
     for (const t of blockTensors) if (!names.has(`v.blk.${b}.${t}`)) throw lacks(`v.blk.${b}.${t}`);
   }

@@ -2,8 +2,7 @@
 // all kept in the app's database. One loaded model means one llama.cpp context and one queue in front of it:
 // requests wait their turn (or are refused when too many wait), a failed completion releases the context so the
 // next request loads a fresh one, and nothing releases a context while it generates.
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
 import type { ImageInput } from '../../../native-models/clip/preprocess.ts';
 import type {
   BackendInfo,
@@ -202,9 +201,13 @@ export class ChatService {
         throw new ChatError('bad-request', 'a message needs text or an image');
       // Images are decoded and stored before the turn exists: a bad image fails here and changes nothing.
       for (const [i, img] of (turn.images ?? []).entries()) {
-        const s = await storeImage(img, this.o.attachmentsDir, typeof img === 'string' ? img : `image ${i + 1}`);
+        const label = typeof img === 'string' ? img : `image ${i + 1}`;
+        const s = await storeImage(img, this.o.attachmentsDir, label);
         this.hold(s.hash, 1);
         stored.push(s);
+        // storeImage keeps a file already there; a conversation deleted before the hold above may have taken it
+        // since (held now, it stays): write it again rather than link a message to a missing file.
+        if (!existsSync(s.file)) await storeImage(img, this.o.attachmentsDir, label);
       }
       messageId = this.o.db.transaction(() => {
         const now = Date.now();
@@ -231,9 +234,7 @@ export class ChatService {
       const files = [...stored];
       release();
       await this.removeConversation(first ? conversationId : null, -1); // -1: only if it is still empty
-      const known = this.o.db.prepare<[string], { hash: string }>('SELECT hash FROM attachments WHERE hash = ?');
-      const strays = files.filter((f) => !this.held.has(f.hash) && !known.get(f.hash));
-      await Promise.all(strays.map((f) => rm(f.file, { force: true })));
+      this.removeFiles(files);
       throw err;
     }
     release();
@@ -241,6 +242,8 @@ export class ChatService {
       return await this.answer(conversationId, model, options, { upTo: messageId });
     } catch (err) {
       if (first) await this.removeConversation(conversationId, messageId);
+      // A turn refused before its answer began (too many waiting) is not kept: the person sends it again.
+      else if (err instanceof ChatError && err.code === 'busy') this.removeMessage(messageId);
       throw err;
     }
   }
@@ -322,7 +325,7 @@ export class ChatService {
    * file, never a row without its file).
    */
   private async removeConversation(id: number | null, onlyWith?: number): Promise<void> {
-    const orphans = this.o.db.transaction(() => {
+    const orphans = this.o.db.transaction((): { hash: string; file: string }[] => {
       if (id !== null) {
         const others =
           onlyWith === undefined
@@ -334,17 +337,47 @@ export class ChatService {
                 .get(id, onlyWith)!.n;
         if (others === 0) this.o.db.prepare('DELETE FROM conversations WHERE id = ?').run(id);
       }
-      const unused = this.o.db
-        .prepare<[], { hash: string; file: string }>(
-          'SELECT hash, file FROM attachments WHERE hash NOT IN (SELECT hash FROM message_attachments)',
-        )
-        .all()
-        .filter((a) => !this.held.has(a.hash));
-      const del = this.o.db.prepare('DELETE FROM attachments WHERE hash = ?');
-      for (const a of unused) del.run(a.hash);
-      return unused.map((a) => a.file);
+      return this.dropUnusedAttachments();
     })();
-    await Promise.all(orphans.map((f) => rm(f, { force: true })));
+    this.removeFiles(orphans);
+  }
+
+  /** Deletes one message (a turn refused before its answer began) and the attachments only it used. */
+  private removeMessage(id: number): void {
+    const orphans = this.o.db.transaction(() => {
+      this.o.db.prepare('DELETE FROM messages WHERE id = ?').run(id);
+      return this.dropUnusedAttachments();
+    })();
+    this.removeFiles(orphans);
+  }
+
+  /** In a transaction: the rows of attachments no message uses and no turn holds; their files go after the commit. */
+  private dropUnusedAttachments(): { hash: string; file: string }[] {
+    const unused = this.o.db
+      .prepare<[], { hash: string; file: string }>(
+        'SELECT hash, file FROM attachments WHERE hash NOT IN (SELECT hash FROM message_attachments)',
+      )
+      .all()
+      .filter((a) => !this.held.has(a.hash));
+    const del = this.o.db.prepare('DELETE FROM attachments WHERE hash = ?');
+    for (const a of unused) del.run(a.hash);
+    return unused;
+  }
+
+  /**
+   * Deletes the files of attachments that left the database. Each is checked and deleted in the same turn of the
+   * event loop: one that a turn holds again, or whose row came back meanwhile, keeps its file.
+   */
+  private removeFiles(files: { hash: string; file: string }[]): void {
+    const known = this.o.db.prepare<[string], { hash: string }>('SELECT hash FROM attachments WHERE hash = ?');
+    for (const f of files) {
+      if (this.held.has(f.hash) || (this.o.db.open && known.get(f.hash))) continue;
+      try {
+        rmSync(f.file, { force: true });
+      } catch {
+        // a stray file (permissions, a file in use on Windows): no row points to it
+      }
+    }
   }
 
   /**
@@ -376,6 +409,16 @@ export class ChatService {
         turns.push({ role: m.role, text, ...(images.length ? { images } : {}) });
       }
       const instance = await this.instanceFor(model);
+      // Deleted while the model loaded: nothing is answered for a conversation that is gone.
+      if (
+        !this.o.db.prepare('SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?').get(at.upTo, conversationId)
+      ) {
+        this.get(conversationId); // not-found when the conversation is gone
+        throw new ChatError(
+          'not-found',
+          `message ${at.upTo} was removed from the conversation before its answer began`,
+        );
+      }
       let finished!: () => void;
       const done = new Promise<void>((resolve) => {
         finished = resolve;
@@ -395,6 +438,7 @@ export class ChatService {
           await instance.release().catch(() => {});
           throw err;
         }
+        let orphans: { hash: string; file: string }[] = [];
         const id = this.o.db.transaction(() => {
           const now = Date.now();
           if (at.text !== undefined) {
@@ -402,6 +446,8 @@ export class ChatService {
           }
           const del = this.o.db.prepare('DELETE FROM messages WHERE id = ?');
           for (const r of replaced) del.run(r);
+          // an edit drops the later turns: the pictures only they used go with them
+          if (replaced.length) orphans = this.dropUnusedAttachments();
           const r = this.o.db
             .prepare(
               "INSERT INTO messages (conversation_id, role, text, stats, created_at) VALUES (?, 'assistant', ?, ?, ?)",
@@ -412,6 +458,7 @@ export class ChatService {
             .run(now, model.model, conversationId);
           return Number(r.lastInsertRowid);
         })();
+        this.removeFiles(orphans);
         return this.get(conversationId).messages.find((m) => m.id === id)!;
       } finally {
         this.running = null;

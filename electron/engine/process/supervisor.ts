@@ -219,7 +219,14 @@ export class EngineSupervisor {
         this.cancelRestart = undefined;
         this.launch().then(resolve, (err: Error) => {
           reject(err);
-          if (this.ready === ready && !this.stopping) this.scheduleRestart(err.message);
+          if (this.ready !== ready) return;
+          if (!this.stopping) {
+            this.scheduleRestart(err.message);
+            return;
+          }
+          // stopped meanwhile, and the start timeout (not the exit) ended the process: stopped, and start() starts again
+          this.ready = null;
+          this.setStatus({ state: 'stopped' });
         });
       }, delay);
     });
