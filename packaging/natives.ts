@@ -7,7 +7,13 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 
 /** Dependencies with native code (a `.node` file or `binding.gyp` in their production tree). Never bundled. */
-export const NATIVE_DEPENDENCIES = ['onnxruntime-node', 'sharp', 'better-sqlite3', '@fugood/llama.node'] as const;
+export const NATIVE_DEPENDENCIES = [
+  'onnxruntime-node',
+  'sharp',
+  'better-sqlite3',
+  '@fugood/llama.node',
+  'usearch',
+] as const;
 
 /**
  * Everything the main and engine bundles leave to `node_modules` at run time: the native dependencies, plus
@@ -54,6 +60,7 @@ export const ASAR_UNPACK_DIRS = [
   'node_modules/@img/sharp-*',
   'node_modules/better-sqlite3/build/Release',
   'node_modules/@fugood/node-llama-*',
+  'node_modules/usearch/prebuilds',
 ] as const;
 
 /** @electron/asar takes one `unpackDir` glob: the folders as one brace pattern. */
@@ -257,6 +264,12 @@ export const BINARY_RULES: readonly BinaryRule[] = [
         : { platform: m[1]!, arch: m[2] === 'arm' ? 'armv7l' : m[2] },
   },
   {
+    family: 'usearch',
+    // prebuildify's folders: darwin-arm64+x64 is one universal binary for both Mac arches
+    pattern: under(String.raw`usearch/prebuilds/(\w+)-([\w+]+)(?:/|$)`),
+    build: (m) => ({ platform: m[1]!, arch: m[2]!.split('+').length > 1 ? '' : m[2]! }),
+  },
+  {
     family: 'onnxruntime-node',
     pattern: under(String.raw`onnxruntime-node/bin/napi-v\d+/(\w+)(?:/(\w+))?(?:/|$)`),
     build: (m) => ({ platform: m[1]!, arch: m[2] ?? '' }),
@@ -268,6 +281,7 @@ export const BUILD_ONLY: readonly RegExp[] = [
   under('better-sqlite3/(deps|src)(/|$)'),
   under(String.raw`better-sqlite3/build/(?!Release(/better_sqlite3\.node)?$)`),
   under(String.raw`@fugood/llama\.node/(src|CMakeLists\.txt)(/|$)`),
+  under('usearch/(c|cpp|cmake|numkong|include)(/|$)'),
   /\.(o|obj|a|pdb|ilk|exp)$/,
 ];
 

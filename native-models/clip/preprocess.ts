@@ -9,7 +9,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { gunzipSync, constants as zlib } from 'node:zlib';
 import sharp, { type Metadata } from 'sharp';
 import { ImageError } from '../errors.ts';
-import { decodeFallback, sniffFormat } from './decoders.ts';
+import { decodeFallback, sniffFormat, type ThumbnailNeed } from './decoders.ts';
 import type { PreprocessConfig } from './preprocess-config.ts';
 
 // The pixel cache helps editors, not a pipeline that sees every file once.
@@ -241,7 +241,14 @@ export function decodeForModel(
   cfg: PreprocessConfig,
   opts: PreprocessOptions = {},
 ): Promise<DecodedImage> {
-  return decodeImage(input, (w, h) => resizedSize(w, h, cfg), opts);
+  // The model needs no more than its input size: a HEIF file's own thumbnail item does when it is that big (the
+  // indexer's 256 px thumbnail is made from this same decode, whose long side is at least as long).
+  const thumbnail: ThumbnailNeed | undefined = cfg.shortestEdge
+    ? { shortSide: cfg.shortestEdge }
+    : cfg.resizeTo
+      ? { width: cfg.resizeTo.width, height: cfg.resizeTo.height }
+      : undefined;
+  return decodeImage(input, (w, h) => resizedSize(w, h, cfg), { ...opts, ...(thumbnail ? { thumbnail } : {}) });
 }
 
 /**
@@ -251,7 +258,7 @@ export function decodeForModel(
 export async function decodeImage(
   input: ImageInput,
   sizeFor: (width: number, height: number) => { width: number; height: number },
-  opts: PreprocessOptions = {},
+  opts: PreprocessOptions & { thumbnail?: ThumbnailNeed } = {},
 ): Promise<DecodedImage> {
   await checkInput(input);
   const what = describe(input, opts.label);
@@ -261,6 +268,8 @@ export async function decodeImage(
   let source: ImageInput = input;
   let raw: { width: number; height: number; channels: 3 } | undefined;
   let meta: Pick<Metadata, 'width' | 'height' | 'orientation'> | undefined;
+  // the size of the picture when a smaller stand-in (a HEIF thumbnail item) is what gets decoded
+  let full: { width: number; height: number } | undefined;
   const head = typeof input === 'string' ? await readHead(input) : input;
   if (isSvg(head)) {
     throw new ImageError(
@@ -271,8 +280,9 @@ export async function decodeImage(
   }
   if (sniffFormat(head)) {
     const bytes = typeof input === 'string' ? await readFile(input) : input;
-    const fallback = await decodeFallback(bytes, what, maxPixels);
+    const fallback = await decodeFallback(bytes, what, maxPixels, opts.thumbnail);
     if (fallback?.kind === 'raw') {
+      full = fallback.full;
       source = fallback.image.data;
       raw = { width: fallback.image.width, height: fallback.image.height, channels: 3 };
       meta = { width: fallback.image.width, height: fallback.image.height, orientation: fallback.orientation ?? 1 };
@@ -296,7 +306,7 @@ export async function decodeImage(
   }
   const { width, height } = meta;
   if (!width || !height) throw new ImageError('image-not-an-image', `${what}: has no pixel size`);
-  if (width * height > maxPixels) {
+  if ((full?.width ?? width) * (full?.height ?? height) > maxPixels) {
     const mp = (n: number) => `${Math.round(n / 1e6)} megapixels`;
     throw new ImageError(
       'image-too-large',
@@ -338,8 +348,9 @@ export async function decodeImage(
     storedWidth: storedW,
     storedHeight: storedH,
     orientation,
-    width: swap ? height : width,
-    height: swap ? width : height,
+    // a stand-in's pixels are upright (HEIF: libheif turns them), so the full size needs no swap
+    width: full?.width ?? (swap ? height : width),
+    height: full?.height ?? (swap ? width : height),
   };
 }
 

@@ -235,6 +235,25 @@ describe('the start-up sweep', () => {
 });
 
 describe('folders changed while a run is under way', () => {
+  it('a second index run started in the same moment is refused, not run beside the first', async () => {
+    const home = path.join(tmp, 'twice-home');
+    const dir = path.join(tmp, 'twice');
+    for (let i = 0; i < 6; i++) await paint(path.join(dir, `t${i}.png`), i, 11);
+    const lib = open(home);
+    try {
+      // both calls start before either reaches its first await's end
+      const [a, b] = await Promise.allSettled([lib.indexFolders([dir]), lib.indexFolders([dir])]);
+      expect(a.status).toBe('fulfilled');
+      expect(b.status).toBe('rejected');
+      expect((b as PromiseRejectedResult).reason.message).toMatch(/already in progress/);
+      expect(lib.store.photoCount()).toBe(6);
+      await expectNoGarbage(lib);
+      expect((await lib.indexFolders([dir])).unchanged).toBe(6); // the guard is released when the run ends
+    } finally {
+      lib.close();
+    }
+  });
+
   it("a removed folder's id is never given to another folder", async () => {
     const home = path.join(tmp, 'ids-home');
     const [x, y, z] = ['x', 'y', 'z'].map((n) => path.join(tmp, 'ids', n));

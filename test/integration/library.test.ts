@@ -226,7 +226,7 @@ describe('the folder changes', () => {
     await copyFile(path.join(photos, 'trip', 'blue.webp'), path.join(photos, 'blue-copy.webp'));
     const p = await lib.indexFolders(undefined);
     expect(p.indexed).toBe(1);
-    const groups = lib.duplicates(0.99);
+    const groups = await lib.duplicates(0.99);
     const names = groups.map((g) => g.photos.map((x) => path.basename(x.path)).sort());
     expect(names).toContainEqual(['blue-copy.webp', 'blue.webp']);
   });

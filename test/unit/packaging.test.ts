@@ -257,6 +257,14 @@ describe('per-platform binaries', () => {
     const ort = kept(t, ortFiles);
     expect(ort).toEqual(ortFiles.filter((f) => f.includes('/napi-v6/win32/x64/')).sort());
     expect(ort.some((f) => f.endsWith('DirectML.dll'))).toBe(true);
+    // usearch (the vector index) ships one prebuild per platform in its own package
+    const usearch = filesBelow(path.join(root, 'node_modules/usearch/prebuilds')).map(
+      (f) => `node_modules/usearch/prebuilds/${f}`,
+    );
+    expect(kept(t, usearch)).toEqual(['node_modules/usearch/prebuilds/win32-x64/usearch.node']);
+    expect(kept(targetFor('darwin', 'arm64', ''), usearch)).toEqual([
+      'node_modules/usearch/prebuilds/darwin-arm64+x64/usearch.node',
+    ]);
   });
 
   it('add the CUDA builds when GLANCE_LLAMA_BACKENDS asks for them', () => {

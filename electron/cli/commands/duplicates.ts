@@ -17,7 +17,7 @@ export async function duplicatesCommand(argv: string[], io: CliIo): Promise<numb
   const threshold = positiveNumber('threshold', values.threshold, false) ?? 0.95;
   const lib = openLibrary(values, io);
   try {
-    const groups = lib.duplicates(threshold);
+    const groups = await lib.duplicates(threshold);
     if (values.json) io.out(`${JSON.stringify(groups, null, 2)}\n`);
     else if (groups.length === 0) io.out('no near-duplicates\n');
     else {

@@ -7,11 +7,12 @@ import chokidar from 'chokidar';
 import { type ClipLoadOptions, ClipModel, type Variant } from '../../../native-models/clip/model.ts';
 import { type Db, openDatabase } from '../db/database.ts';
 import { glancePaths } from '../paths.ts';
+import { findDuplicates } from './duplicates.ts';
 import { Indexer, type IndexProgress } from './indexer.ts';
 import { type FolderRow, LibraryStore, type PhotoRow, type PhotoTag } from './store.ts';
-import { DEFAULT_THRESHOLD, fromBlob, Tagger } from './tagger.ts';
+import { DEFAULT_THRESHOLD, retagInSlices, SLICE_ROWS, Tagger, yieldToLoop } from './tagger.ts';
 import { removeThumbnails, SWEEP_AGE_MS, type SweepResult, sweepThumbnails, thumbnailPath } from './thumbnails.ts';
-import { type Hit, VectorIndex } from './vector-index.ts';
+import { bumpVectorGeneration, currentStamp, type Hit, VectorIndex, vectorFileFor } from './vector-index.ts';
 import { parseVocabulary, type Vocabulary, vocabularyFor } from './vocabulary.ts';
 import { type SidecarResult, writeXmpSidecars, XmpSidecarError } from './xmp.ts';
 
@@ -152,6 +153,8 @@ export class Library {
     this.closing.abort();
     this.running?.cancel();
     void this.model?.then((m) => m.release()).catch(() => {});
+    this.saveVectors();
+    this.index?.close();
     this.db.close();
   }
 
@@ -181,7 +184,7 @@ export class Library {
         const tagger = await Tagger.create(this.db, await this.clip(), this.modelId, vocabulary);
         const key = `${this.modelId}|${vocabulary.hash}`;
         if (this.store.setting('auto_tags') !== key) {
-          this.lastRetagged = this.retagAll(tagger);
+          this.lastRetagged = await this.retagAll(tagger);
           this.store.setSetting('auto_tags', key);
         }
         return tagger;
@@ -252,26 +255,37 @@ export class Library {
     return this.lastRetagged;
   }
 
-  /** Re-tags every photo from its stored embedding: no image is decoded. Returns how many photos. */
-  private retagAll(tagger: Tagger): number {
-    const rows = this.db
-      .prepare<[string], { id: number; vector: Buffer }>(
-        'SELECT p.id AS id, e.vector AS vector FROM photos p JOIN embeddings e ON e.hash = p.hash AND e.model = ?',
-      )
-      .all(this.modelId);
-    this.db.transaction(() => {
-      for (const r of rows) this.store.replaceAutoTags(r.id, tagger.rows(this.store, fromBlob(r.vector)));
-    })();
-    return rows.length;
+  /**
+   * Re-tags every photo from its stored embedding: no image is decoded. In slices that yield to the event loop, each
+   * in its own transaction; the vocabulary key is saved only after the last one, so an interrupted run is redone.
+   * Returns how many photos.
+   */
+  private retagAll(tagger: Tagger): Promise<number> {
+    return retagInSlices(this.db, this.store, tagger, this.modelId);
   }
 
   private vectors(): VectorIndex | null {
     if (!this.index) {
       const dim = this.store.embeddingDim(this.modelId);
       if (!dim) return null;
-      this.index = VectorIndex.load(this.store, this.modelId, dim);
+      this.index = VectorIndex.load(this.store, this.modelId, dim, { file: this.vectorFile() });
     }
     return this.index;
+  }
+
+  private vectorFile(): string {
+    return vectorFileFor(this.options.home, this.modelId);
+  }
+
+  /** Writes the vector index beside the database when it changed (when idle and at close): a cache, so a failure is no error. */
+  private saveVectors(): void {
+    const index = this.index;
+    if (!index || !this.db.open) return;
+    try {
+      index.save(this.vectorFile(), currentStamp(this.store, this.modelId, index.dim));
+    } catch {
+      // rebuilt from SQLite at the next start
+    }
   }
 
   // ---- folders ----
@@ -334,10 +348,12 @@ export class Library {
     const dropped = this.db.transaction(() => {
       const hashes = this.store.hashesInFolder(row.id);
       this.store.removeFolder(row.id);
+      bumpVectorGeneration(this.store);
       return this.store.dropUnusedContent(hashes, (h) => this.inflight.has(h));
     })();
     removeThumbnails(this.thumbnailsDir, dropped, (h) => this.inflight.has(h) || this.store.isContentUsed(h));
     this.queued.delete(row.id);
+    this.index?.close();
     this.index = null;
     return n;
   }
@@ -349,7 +365,25 @@ export class Library {
    * next, in the same call, their counts added to the run's.
    */
   async indexFolders(folders: string[] | undefined, onProgress?: (p: IndexProgress) => void): Promise<IndexProgress> {
-    if (this.running) throw new LibraryError('bad-request', 'an index run is already in progress');
+    // Set before the first await: two runs started together would share `inflight`, and the first to finish could
+    // collect content the other has prepared but not committed.
+    if (this.running || this.indexRunOpen) {
+      throw new LibraryError('bad-request', 'an index run is already in progress');
+    }
+    this.indexRunOpen = true;
+    try {
+      return await this.indexFoldersOnce(folders, onProgress);
+    } finally {
+      this.indexRunOpen = false;
+    }
+  }
+
+  private indexRunOpen = false;
+
+  private async indexFoldersOnce(
+    folders: string[] | undefined,
+    onProgress?: (p: IndexProgress) => void,
+  ): Promise<IndexProgress> {
     const rows = folders?.length ? await Promise.all(folders.map((f) => this.addFolder(f))) : this.store.folders();
     // A run's final 'done' is held back while folders wait: the window sees one run, with the counts of all.
     const held = { final: false };
@@ -391,6 +425,7 @@ export class Library {
         ...(this.options.batchSize ? { batchSize: this.options.batchSize } : {}),
         ...(this.options.progressMs !== undefined ? { progressMs: this.options.progressMs } : {}),
         onCommit: (changed, removed) => {
+          if (changed.length > 0 || removed.length > 0) bumpVectorGeneration(this.store); // the index file is stale
           if (!this.index) return; // loaded fresh on the next search
           for (const c of changed) this.index.upsert(c.id, c.embedding);
           for (const id of removed) this.index.remove(id);
@@ -404,6 +439,7 @@ export class Library {
       return await indexer.run();
     } finally {
       this.running = null;
+      this.saveVectors(); // idle: the index file catches up with the run's commits
     }
   }
 
@@ -471,7 +507,8 @@ export class Library {
     if (limit > 1000 && (q.text !== undefined || q.like)) {
       throw new LibraryError('bad-request', 'a ranked search returns at most 1000 photos');
     }
-    const allowed = this.filter(q);
+    // a ranked search's filter set; filters alone are read in slices below
+    const allowed = q.text !== undefined || q.like ? this.filter(q) : null;
     let query: Float32Array | undefined;
     let exclude: number | undefined;
     if (q.text !== undefined) {
@@ -482,8 +519,11 @@ export class Library {
     }
     if (!query) {
       // Filters alone: newest first.
-      const rows = this.filteredRows(allowed).slice(0, limit);
-      return rows.map((r) => this.hit(r, null));
+      const hits: SearchHit[] = [];
+      for await (const rows of this.filteredRows(this.filterSql(q), limit)) {
+        hits.push(...rows.map((r) => this.hit(r, null)));
+      }
+      return hits;
     }
     const index = this.vectors();
     if (!index) return [];
@@ -516,6 +556,16 @@ export class Library {
 
   /** The ids the filters allow, or null when there are no filters. */
   private filter(q: SearchQuery): Set<number> | null {
+    const f = this.filterSql(q);
+    if (!f) return null;
+    const ids = this.db.prepare(`SELECT p.id AS id FROM photos p WHERE ${f.where}`).all(...f.args) as {
+      id: number;
+    }[];
+    return new Set(ids.map((r) => r.id));
+  }
+
+  /** The filters as SQL conditions on `photos p`, or null when there are none. */
+  private filterSql(q: SearchQuery): { where: string; args: unknown[] } | null {
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.folder) {
@@ -535,28 +585,109 @@ export class Library {
       where.push(`p.id IN (${EFFECTIVE_TAG_SQL})`);
       args.push(tag, this.threshold());
     }
-    if (where.length === 0) return null;
-    const ids = this.db.prepare(`SELECT p.id AS id FROM photos p WHERE ${where.join(' AND ')}`).all(...args) as {
-      id: number;
-    }[];
-    return new Set(ids.map((r) => r.id));
+    return where.length === 0 ? null : { where: where.join(' AND '), args };
   }
 
-  private filteredRows(allowed: Set<number> | null): PhotoRow[] {
-    const rows = this.db
-      .prepare<[], PhotoRow>('SELECT * FROM photos ORDER BY coalesce(taken_at, mtime_ms) DESC, id')
-      .all();
-    return allowed ? rows.filter((r) => allowed.has(r.id)) : rows;
+  /**
+   * The photos the filters allow, newest first (then by id), at most `limit`, a slice of rows at a time with the
+   * event loop free between slices, so that a whole library never holds the engine: the matching ids and dates are
+   * read in slices of id ranges, ordered here, and the rows read by id.
+   */
+  private async *filteredRows(
+    filters: { where: string; args: unknown[] } | null,
+    limit = Number.POSITIVE_INFINITY,
+    slice = SLICE_ROWS,
+  ): AsyncGenerator<PhotoRow[]> {
+    const scan = this.db
+      .prepare(
+        `SELECT p.id, coalesce(p.taken_at, p.mtime_ms) FROM photos p
+           WHERE p.id > ?${filters ? ` AND ${filters.where}` : ''} ORDER BY p.id LIMIT ?`,
+      )
+      .raw();
+    const found: { id: number; at: number }[] = [];
+    for (let after = 0; ; ) {
+      const part = scan.all(after, ...(filters?.args ?? []), 10 * slice) as [number, number | null][];
+      for (const [id, at] of part) found.push({ id, at: at ?? Number.NEGATIVE_INFINITY });
+      if (part.length < 10 * slice) break;
+      after = part[part.length - 1]![0];
+      await yieldToLoop();
+    }
+    // stable: ids ascending within a date, as SQL's ORDER BY coalesce(taken_at, mtime_ms) DESC, id gave them
+    found.sort((a, b) => b.at - a.at);
+    const ids = found.length > limit ? found.slice(0, limit) : found;
+    for (let at = 0; at < ids.length; at += slice) {
+      await yieldToLoop();
+      // by primary key, one at a time: a few microseconds each; a photo removed meanwhile is skipped
+      const rows = ids
+        .slice(at, at + slice)
+        .map(({ id }) => this.store.photoById(id))
+        .filter((r): r is PhotoRow => r !== undefined);
+      if (rows.length > 0) yield rows;
+    }
   }
 
-  duplicates(threshold = 0.95): { photos: SearchHit[]; similarity: number }[] {
+  /**
+   * Groups of near-duplicate photos, from nearest neighbours, in slices that leave the loop free; `onProgress`
+   * between slices; rejects with "finding duplicates was cancelled" when `signal` aborts or the library closes.
+   */
+  async duplicates(
+    threshold = 0.95,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<{ photos: SearchHit[]; similarity: number }[]> {
     if (!(threshold > 0 && threshold <= 1)) throw new LibraryError('bad-request', 'the similarity must be in (0, 1]');
     const index = this.vectors();
     if (!index) return [];
-    return index.duplicateGroups(threshold).map((g) => ({
-      similarity: g.similarity,
-      photos: g.ids.map((id) => this.hit(this.store.photoById(id)!, null)),
-    }));
+    const rows = index.rows() ?? (await this.embeddingsInPages(index.dim));
+    index.prepareNeighbours(); // the graph regime: duplicates search a view of the saved graph, faster
+    const groups = await findDuplicates(rows.ids, rows.vectors, index.dim, threshold, {
+      signal: signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal,
+      // the graph regime's graph answers the neighbour searches: none is built
+      ...(index.approximate
+        ? { graph: (v: Float32Array, k: number) => index.neighbours(v, k) ?? { ids: [], scores: [] } }
+        : {}),
+      ...(onProgress ? { onProgress } : {}),
+    });
+    return groups
+      .map((g) => ({
+        similarity: g.similarity,
+        photos: g.ids.flatMap((id) => {
+          const r = this.store.photoById(id); // a photo removed meanwhile drops out
+          return r ? [this.hit(r, null)] : [];
+        }),
+      }))
+      .filter((g) => g.photos.length > 1);
+  }
+
+  /** Every photo's embedding, read from SQLite in pages that yield to the loop (the graph regime holds no floats). */
+  private async embeddingsInPages(dim: number): Promise<{ ids: Int32Array; vectors: Float32Array }> {
+    const page = this.db.prepare<[string, number], { id: number; vector: Buffer }>(
+      'SELECT p.id AS id, e.vector AS vector FROM photos p JOIN embeddings e ON e.hash = p.hash AND e.model = ? WHERE p.id > ? ORDER BY p.id LIMIT 5000',
+    );
+    const ids: number[] = [];
+    const chunks: Float32Array[] = [];
+    for (let after = 0; ; ) {
+      const rows = page.all(this.modelId, after);
+      if (rows.length === 0) break;
+      const chunk = new Float32Array(rows.length * dim);
+      let n = 0;
+      for (const r of rows) {
+        after = r.id;
+        if (r.vector.byteLength !== dim * 4) continue;
+        new Uint8Array(chunk.buffer, n * dim * 4, dim * 4).set(r.vector);
+        ids.push(r.id);
+        n++;
+      }
+      chunks.push(chunk.subarray(0, n * dim));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    const vectors = new Float32Array(ids.length * dim);
+    let o = 0;
+    for (const c of chunks) {
+      vectors.set(c, o);
+      o += c.length;
+    }
+    return { ids: Int32Array.from(ids), vectors };
   }
 
   // ---- tags ----
@@ -634,28 +765,35 @@ export class Library {
   async exportXmp(
     folder?: string | number,
   ): Promise<{ photos: number; written: SidecarResult[]; failed: XmpFailure[] }> {
-    const allowed = folder === undefined ? null : this.filter({ folder: this.libraryFolder(folder) });
-    const rows = this.filteredRows(allowed);
+    const filters = folder === undefined ? null : this.filterSql({ folder: this.libraryFolder(folder) });
     const written: SidecarResult[] = [];
     const failed: XmpFailure[] = [];
-    for (const r of rows) {
-      const { tags } = this.tags(r.id);
-      if (tags.length === 0) continue;
-      const keywords = tags.map((t) => t.name);
-      const hierarchical = tags.map((t) => (t.category ? `${t.category}|${t.name}` : t.name));
-      try {
-        written.push(...(await writeXmpSidecars(r.path, { keywords, hierarchical })));
-      } catch (err) {
-        failed.push({
-          photo: r.path,
-          sidecar: err instanceof XmpSidecarError ? err.sidecar : null,
-          // a malformed sidecar's message names it; anything else is named by its photo
-          message:
-            err instanceof XmpSidecarError ? err.message : `${r.path}: ${err instanceof Error ? err.message : err}`,
-        });
-      }
+    let photos = 0;
+    // slices of rows, yielding between them: photos without tags write nothing and would otherwise never yield
+    for await (const rows of this.filteredRows(filters)) {
+      photos += rows.length;
+      for (const r of rows) await this.exportOne(r, written, failed);
     }
-    return { photos: rows.length, written, failed };
+    return { photos, written, failed };
+  }
+
+  /** One photo's sidecars, or why not. */
+  private async exportOne(r: PhotoRow, written: SidecarResult[], failed: XmpFailure[]): Promise<void> {
+    const { tags } = this.tags(r.id);
+    if (tags.length === 0) return;
+    const keywords = tags.map((t) => t.name);
+    const hierarchical = tags.map((t) => (t.category ? `${t.category}|${t.name}` : t.name));
+    try {
+      written.push(...(await writeXmpSidecars(r.path, { keywords, hierarchical })));
+    } catch (err) {
+      failed.push({
+        photo: r.path,
+        sidecar: err instanceof XmpSidecarError ? err.sidecar : null,
+        // a malformed sidecar's message names it; anything else is named by its photo
+        message:
+          err instanceof XmpSidecarError ? err.message : `${r.path}: ${err instanceof Error ? err.message : err}`,
+      });
+    }
   }
 
   /** A folder of the library (by id, or a path at or under one): anything else is refused, never widened to all. */

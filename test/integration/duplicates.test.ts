@@ -1,0 +1,166 @@
+// Near-duplicates from nearest neighbours (usearch HNSW, slices that yield to the loop): planted near-copies are
+// found, the groups equal the all-pairs method's on a small library, and a cancel part way stops the work with a
+// clear message while the loop keeps turning.
+import { describe, expect, it } from 'vitest';
+import { allPairsDuplicates, DuplicatesCancelled, findDuplicates } from '../../electron/engine/library/duplicates.ts';
+import { VectorIndex } from '../../electron/engine/library/vector-index.ts';
+
+const DIM = 64;
+
+function rng(seed: number) {
+  let s = seed;
+  const next = () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const gauss = () => Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
+  return { next, gauss };
+}
+const unitAt = (v: Float32Array, o: number) => {
+  let s = 0;
+  for (let d = 0; d < DIM; d++) s += v[o + d]! ** 2;
+  const n = Math.sqrt(s);
+  for (let d = 0; d < DIM; d++) v[o + d]! /= n;
+};
+const dotAt = (v: Float32Array, a: number, b: number) => {
+  let s = 0;
+  for (let d = 0; d < DIM; d++) s += v[a * DIM + d]! * v[b * DIM + d]!;
+  return s;
+};
+
+/**
+ * `n` clustered unit vectors (ids 1000 + row), the last `copies` rows near-copies (cosine >= 0.97) of earlier rows,
+ * some of those of the same original (groups of three).
+ */
+function library(n: number, copies: number, seed: number) {
+  const r = rng(seed);
+  const centres = 30;
+  const cs = new Float32Array(centres * DIM).map(r.gauss);
+  for (let c = 0; c < centres; c++) unitAt(cs, c * DIM);
+  const vectors = new Float32Array(n * DIM);
+  const originals = n - copies;
+  for (let i = 0; i < originals; i++) {
+    const c = Math.floor(r.next() * centres);
+    for (let d = 0; d < DIM; d++) vectors[i * DIM + d] = cs[c * DIM + d]! + 0.25 * r.gauss();
+    unitAt(vectors, i * DIM);
+  }
+  const planted: [number, number][] = [];
+  for (let j = 0; j < copies; j++) {
+    const row = originals + j;
+    const of = j % 3 === 2 ? planted[planted.length - 1]![0] : Math.floor(r.next() * originals); // a third copy joins a pair
+    for (;;) {
+      for (let d = 0; d < DIM; d++) vectors[row * DIM + d] = vectors[of * DIM + d]! + 0.02 * r.gauss();
+      unitAt(vectors, row * DIM);
+      if (dotAt(vectors, row, of) >= 0.97) break;
+    }
+    planted.push([of, row]);
+  }
+  const ids = Int32Array.from({ length: n }, (_, i) => 1000 + i);
+  return { ids, vectors, planted: planted.map(([a, b]) => [ids[a]!, ids[b]!] as const) };
+}
+
+describe('findDuplicates', () => {
+  it('finds every planted near-copy', async () => {
+    const { ids, vectors, planted } = library(4000, 60, 1);
+    const groups = await findDuplicates(ids, vectors, DIM, 0.95);
+    const groupOf = new Map<number, number>();
+    groups.forEach((g, i) => {
+      for (const id of g.ids) groupOf.set(id, i);
+    });
+    for (const [a, b] of planted) {
+      expect(groupOf.get(a)).toBeDefined();
+      expect(groupOf.get(a)).toBe(groupOf.get(b));
+    }
+    expect(groups.every((g) => g.similarity >= 0.95 && g.ids.length >= 2)).toBe(true);
+  });
+
+  it('gives the same groups as the all-pairs method on a small library', async () => {
+    for (const [n, threshold, seed] of [
+      [1500, 0.95, 2],
+      [1500, 0.8, 3],
+      [800, 0.9, 4],
+    ] as const) {
+      const { ids, vectors } = library(n, 45, seed);
+      const want = allPairsDuplicates(ids, vectors, DIM, threshold);
+      const got = await findDuplicates(ids, vectors, DIM, threshold);
+      expect(want.length).toBeGreaterThan(0);
+      expect(got.map((g) => g.ids)).toEqual(want.map((g) => g.ids));
+      got.forEach((g, i) => {
+        expect(g.similarity).toBeCloseTo(want[i]!.similarity, 5);
+      });
+    }
+  });
+
+  it("uses the library index's graph when it has one (no graph built), with the same groups", async () => {
+    const { ids, vectors } = library(2500, 45, 7);
+    const index = new VectorIndex(DIM, { exactLimit: 1000 });
+    index.addBatch(ids, vectors);
+    await index.ready();
+    expect(index.approximate).toBe(true);
+    const steps: number[] = [];
+    const got = await findDuplicates(ids, vectors, DIM, 0.95, {
+      graph: (v, k) => index.neighbours(v, k)!,
+      onProgress: (_done, total) => steps.push(total),
+    });
+    expect(steps.every((t) => t === ids.length)).toBe(true); // searching only: no build steps
+    expect(got.map((g) => g.ids)).toEqual(allPairsDuplicates(ids, vectors, DIM, 0.95).map((g) => g.ids));
+  });
+
+  it('a group denser than the neighbours looked at is found whole (the search widens)', async () => {
+    // 40 near-identical photos: more than the 4 neighbours asked for first
+    const r = rng(9);
+    const n = 600;
+    const vectors = new Float32Array(n * DIM).map(r.gauss);
+    for (let i = 0; i < 40; i++)
+      vectors.set(
+        vectors.subarray(0, DIM).map((x) => x + 0.01 * r.gauss()),
+        i * DIM,
+      );
+    for (let i = 0; i < n; i++) unitAt(vectors, i * DIM);
+    const ids = Int32Array.from({ length: n }, (_, i) => i + 1);
+    const got = await findDuplicates(ids, vectors, DIM, 0.95, { k: 4 });
+    expect(got.map((g) => g.ids)).toEqual(allPairsDuplicates(ids, vectors, DIM, 0.95).map((g) => g.ids));
+    expect(got[0]!.ids).toHaveLength(40);
+  });
+
+  it('reports progress in many slices and, cancelled part way, stops with a clear message while the loop turns', async () => {
+    const { ids, vectors } = library(4000, 40, 5);
+    const controller = new AbortController();
+    const seen: [number, number][] = [];
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      if (!ticking) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    let turnsAtAbort = 0;
+    const run = findDuplicates(ids, vectors, DIM, 0.95, {
+      signal: controller.signal,
+      onProgress: (done, total) => {
+        seen.push([done, total]);
+        if (done >= total / 4 && !controller.signal.aborted) {
+          turnsAtAbort = turns;
+          controller.abort();
+        }
+      },
+    });
+    await expect(run).rejects.toThrow(DuplicatesCancelled);
+    await expect(run).rejects.toThrow('finding duplicates was cancelled');
+    ticking = false;
+    const last = seen[seen.length - 1]!;
+    expect(last[0]).toBeLessThan(last[1]); // stopped before the end
+    expect(seen.length).toBeGreaterThan(3); // in slices
+    expect(turnsAtAbort).toBeGreaterThan(3); // the loop turned while it ran
+  });
+
+  it('an already aborted signal rejects at once', async () => {
+    const { ids, vectors } = library(200, 10, 6);
+    await expect(findDuplicates(ids, vectors, DIM, 0.95, { signal: AbortSignal.abort() })).rejects.toThrow(
+      'finding duplicates was cancelled',
+    );
+  });
+});
