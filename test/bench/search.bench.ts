@@ -27,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { type Db, openDatabase } from '../../electron/engine/db/database.ts';
+import { openDatabase } from '../../electron/engine/db/database.ts';
 import { findDuplicates } from '../../electron/engine/library/duplicates.ts';
 import { LibraryStore } from '../../electron/engine/library/store.ts';
 import * as vectorIndex from '../../electron/engine/library/vector-index.ts';
@@ -116,37 +116,6 @@ interface Engine {
 // lives beside it and is read at start when its stamp matches; the graph re-scores its candidates from SQLite.
 const MODEL = 'bench-512';
 
-/** Library's embeddingsInPages (private there): every embedding from SQLite, 5,000 rows a page, yielding between. */
-async function embeddingsInPages(db: Db, dim: number): Promise<{ ids: Int32Array; vectors: Float32Array }> {
-  const page = db.prepare<[string, number], { id: number; vector: Buffer }>(
-    'SELECT p.id AS id, e.vector AS vector FROM photos p JOIN embeddings e ON e.hash = p.hash AND e.model = ? WHERE p.id > ? ORDER BY p.id LIMIT 5000',
-  );
-  const ids: number[] = [];
-  const chunks: Float32Array[] = [];
-  for (let after = 0; ; ) {
-    const rows = page.all(MODEL, after);
-    if (rows.length === 0) break;
-    const chunk = new Float32Array(rows.length * dim);
-    let n = 0;
-    for (const r of rows) {
-      after = r.id;
-      if (r.vector.byteLength !== dim * 4) continue;
-      new Uint8Array(chunk.buffer, n * dim * 4, dim * 4).set(r.vector);
-      ids.push(r.id);
-      n++;
-    }
-    chunks.push(chunk.subarray(0, n * dim));
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  const vectors = new Float32Array(ids.length * dim);
-  let o = 0;
-  for (const c of chunks) {
-    vectors.set(c, o);
-    o += c.length;
-  }
-  return { ids: Int32Array.from(ids), vectors };
-}
-
 const engine: Engine = {
   name: `usearch (exact <= ${vectorIndex.EXACT_LIMIT}, graph ${vectorIndex.GRAPH_QUANTIZATION} above)`,
   async build(dir, dim, chunks) {
@@ -212,7 +181,7 @@ const engine: Engine = {
       async duplicates(threshold, onProgress, signal) {
         // as Library.duplicates does: the index's rows in the exact regime, else every embedding from SQLite in
         // pages, and the graph's neighbours when there is one
-        const rows = index.rows() ?? (await embeddingsInPages(db, dim));
+        const rows = index.rows() ?? (await store.embeddingsInPages(MODEL, dim));
         const groups = await findDuplicates(rows.ids, rows.vectors, dim, threshold, {
           signal,
           onProgress,
