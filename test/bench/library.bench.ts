@@ -6,7 +6,6 @@
 //   rescan  a re-scan of an unchanged tree of generated files (default 10,000): seconds;
 //   search  text search over stored embeddings (default 100,000): p50 and p99 latency, and the share of it spent in
 //           the text encoder.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,11 +19,10 @@ import { Library } from '../../electron/engine/library/library.ts';
 import { ClipModel, towerFile } from '../../native-models/clip/model.ts';
 import { writePhotoLikeJpegs } from '../fixtures/images.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
-import { cliOptions, median, table, timed } from './stats.ts';
+import { cliOptions, median, runPhase, runPhaseHere, table, timed } from './stats.ts';
 
 const opts = cliOptions(process.argv.slice(2));
 const self = fileURLToPath(import.meta.url);
-const maxRssMb = () => process.resourceUsage().maxRSS / 1024;
 
 async function phaseIndex(): Promise<Record<string, number>> {
   const n = Number(opts.photos ?? 64);
@@ -188,14 +186,7 @@ async function phaseSearch(): Promise<Record<string, number>> {
   };
 }
 
-const phase = opts.phase;
-if (phase) {
-  const fn = { index: phaseIndex, rescan: phaseRescan, search: phaseSearch }[phase];
-  if (!fn) throw new Error(`unknown phase ${phase}`);
-  const out = await fn();
-  process.stdout.write(`RESULT ${JSON.stringify({ ...out, maxRssMb: maxRssMb() })}\n`);
-  process.exit(0);
-}
+if (opts.phase) await runPhaseHere(opts.phase, { index: phaseIndex, rescan: phaseRescan, search: phaseSearch });
 
 if (!opts.model) {
   console.error('usage: npm run bench:library -- --model DIR [--photos 48] [--rescan 10000] [--vectors 100000]');
@@ -206,17 +197,7 @@ if (!opts.model) {
 }
 const phases = (opts.phases ?? 'index,rescan,search').split(',');
 const results: Record<string, Record<string, number>> = {};
-for (const p of phases) {
-  console.log(`phase ${p} ...`);
-  const out = execFileSync(process.execPath, [...process.execArgv, self, ...process.argv.slice(2), '--phase', p], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-  if (!line) throw new Error(`phase ${p} printed no result`);
-  results[p] = JSON.parse(line.slice(7));
-}
+for (const p of phases) results[p] = runPhase(self, p);
 const i = results.index;
 const r = results.rescan;
 const s = results.search;

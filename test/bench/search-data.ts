@@ -13,19 +13,7 @@
 //
 // Everything is a pure function of (seed, index): any photo can be generated alone, so a million vectors are made in
 // chunks without being held twice. Photo ids are index + 1, as SQLite's rowids start at 1.
-
-/** mulberry32, as test/fixtures/images.ts's seededRandom (copied: that module loads sharp, which the index's own
- * process must not, as its peak memory is measured). Returns 32-bit unsigned integers. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+import { seededRandom } from '../fixtures/random.ts';
 
 /** A well-mixed 32-bit hash of a few integers (murmur3's finaliser over a running combination). */
 export function mix(...xs: number[]): number {

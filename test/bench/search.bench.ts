@@ -21,7 +21,6 @@
 // Prints a table, then as the last line one JSON object:
 //   {"vectors","p50_ms","p99_ms","exact_js_p50_ms","recall_at_10","rss_mb","load_ms","duplicates_s",
 //    "duplicates_recall","loop_lag_p99_ms"}
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,11 +31,10 @@ import { findDuplicates } from '../../electron/engine/library/duplicates.ts';
 import { LibraryStore } from '../../electron/engine/library/store.ts';
 import * as vectorIndex from '../../electron/engine/library/vector-index.ts';
 import { FILTER_TAG, SyntheticEmbeddings } from './search-data.ts';
-import { cliOptions, median, table } from './stats.ts';
+import { cliOptions, median, runPhase, runPhaseHere, table } from './stats.ts';
 
 const opts = cliOptions(process.argv.slice(2));
 const self = fileURLToPath(import.meta.url);
-const maxRssMb = () => process.resourceUsage().maxRSS / 1024;
 const log = (s: string) => process.stderr.write(`  ${s}\n`);
 
 const N = Number(opts.vectors ?? 100_000);
@@ -418,25 +416,13 @@ async function phaseDuplicates(): Promise<Record<string, number>> {
   };
 }
 
-const phase = opts.phase;
-if (phase) {
-  const fn = { build: phaseBuild, exact: phaseExact, search: phaseSearch, duplicates: phaseDuplicates }[phase];
-  if (!fn) throw new Error(`unknown phase ${phase}`);
-  const out = await fn();
-  process.stdout.write(`RESULT ${JSON.stringify({ ...out, maxRssMb: maxRssMb() })}\n`);
-  process.exit(0);
-}
-
-function runPhase(p: string): Record<string, number> {
-  console.log(`phase ${p} ...`);
-  const out = execFileSync(process.execPath, [...process.execArgv, self, ...process.argv.slice(2), '--phase', p], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-    stdio: ['ignore', 'pipe', 'inherit'],
+if (opts.phase) {
+  await runPhaseHere(opts.phase, {
+    build: phaseBuild,
+    exact: phaseExact,
+    search: phaseSearch,
+    duplicates: phaseDuplicates,
   });
-  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-  if (!line) throw new Error(`phase ${p} printed no result`);
-  return JSON.parse(line.slice(7));
 }
 
 if (opts['no-cache']) fs.rmSync(cacheRoot, { recursive: true, force: true });
@@ -445,16 +431,16 @@ const cachedIndex = fs.existsSync(indexMeta)
   ? (JSON.parse(fs.readFileSync(indexMeta, 'utf8')) as { engine: string })
   : null;
 const started = performance.now();
-let build = fs.existsSync(dataMeta) && cachedIndex?.engine === engine.name ? null : runPhase('build');
-const exact = runPhase('exact');
-let search = runPhase('search');
+let build = fs.existsSync(dataMeta) && cachedIndex?.engine === engine.name ? null : runPhase(self, 'build');
+const exact = runPhase(self, 'exact');
+let search = runPhase(self, 'search');
 if (search.stale) {
   // the engine no longer reads the cached file (its format or settings changed): rebuilt once
   console.log('the cached index was not read back: rebuilding it');
-  build = runPhase('build');
-  search = runPhase('search');
+  build = runPhase(self, 'build');
+  search = runPhase(self, 'search');
 }
-const dup = runPhase('duplicates');
+const dup = runPhase(self, 'duplicates');
 const totalSeconds = (performance.now() - started) / 1000;
 
 const recallAt = Math.min(search.recallFull!, search.recallFiltered!);

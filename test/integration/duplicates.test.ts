@@ -4,26 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { allPairsDuplicates, DuplicatesCancelled, findDuplicates } from '../../electron/engine/library/duplicates.ts';
 import { VectorIndex } from '../../electron/engine/library/vector-index.ts';
+import { normalizeAt, seededFloats } from '../fixtures/random.ts';
 
 const DIM = 64;
 
-function rng(seed: number) {
-  let s = seed;
-  const next = () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const gauss = () => Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
-  return { next, gauss };
-}
-const unitAt = (v: Float32Array, o: number) => {
-  let s = 0;
-  for (let d = 0; d < DIM; d++) s += v[o + d]! ** 2;
-  const n = Math.sqrt(s);
-  for (let d = 0; d < DIM; d++) v[o + d]! /= n;
-};
+const rng = seededFloats;
+const unitAt = (v: Float32Array, o: number) => normalizeAt(v, o, DIM);
 const dotAt = (v: Float32Array, a: number, b: number) => {
   let s = 0;
   for (let d = 0; d < DIM; d++) s += v[a * DIM + d]! * v[b * DIM + d]!;

@@ -16,30 +16,15 @@ import {
   VectorIndex,
   vectorFileFor,
 } from '../../electron/engine/library/vector-index.ts';
+import { normalizeAt, seededFloats } from '../fixtures/random.ts';
 
 const DIM = 64;
 const N = 3000;
 const MODEL = 'test-model';
 
-/** A seeded generator (mulberry32) and unit vectors clustered around a few centres, as photos' embeddings are. */
-function rng(seed: number) {
-  let s = seed;
-  const next = () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const gauss = () => Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
-  return { next, gauss };
-}
-const unit = (v: Float32Array) => {
-  let s = 0;
-  for (const x of v) s += x * x;
-  const n = Math.sqrt(s);
-  for (let i = 0; i < v.length; i++) v[i]! /= n;
-  return v;
-};
+/** Unit vectors clustered around a few centres, as photos' embeddings are. */
+const rng = seededFloats;
+const unit = (v: Float32Array) => normalizeAt(v);
 function clustered(n: number, seed: number, centres = 40): Float32Array[] {
   const r = rng(seed);
   const cs = Array.from({ length: centres }, () => unit(Float32Array.from({ length: DIM }, r.gauss)));
