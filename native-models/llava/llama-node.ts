@@ -77,20 +77,23 @@ export async function loadLlamaNodeChat(o: VisionChatLoadOptions): Promise<Visio
   const notes: string[] = [];
   const projectorBytes = (await stat(o.mmproj)).size;
 
+  // Every load of this pair, the GPU-fit reload too, with the same context, batch and threads.
+  const load = (backend: Backend, layers: number) =>
+    loadModel({
+      model: o.model,
+      n_ctx: contextSize,
+      n_batch: Math.min(DEFAULT_BATCH, contextSize),
+      n_gpu_layers: layers,
+      ...(o.threads ? { n_threads: o.threads } : {}),
+      n_parallel: 1,
+      lib_variant: VARIANT[backend],
+    });
   for (const backend of candidateBackends()) {
     let layers = 0;
     if (backend !== 'cpu') layers = typeof o.gpuLayers === 'number' ? o.gpuLayers : 999;
     let ctx: Context | null = null;
     try {
-      ctx = await loadModel({
-        model: o.model,
-        n_ctx: contextSize,
-        n_batch: Math.min(DEFAULT_BATCH, contextSize),
-        n_gpu_layers: layers,
-        ...(o.threads ? { n_threads: o.threads } : {}),
-        n_parallel: 1,
-        lib_variant: VARIANT[backend],
-      });
+      ctx = await load(backend, layers);
       const free =
         backend !== 'cpu' && (o.gpuLayers === undefined || o.gpuLayers === 'auto') ? gpuFreeBytes(ctx, notes) : null;
       if (free !== null) {
@@ -107,15 +110,7 @@ export async function loadLlamaNodeChat(o: VisionChatLoadOptions): Promise<Visio
           ctx = null;
           if (fit === 0) throw new Error('not enough free GPU memory for even one layer');
           layers = fit;
-          ctx = await loadModel({
-            model: o.model,
-            n_ctx: contextSize,
-            n_batch: Math.min(DEFAULT_BATCH, contextSize),
-            n_gpu_layers: layers,
-            ...(o.threads ? { n_threads: o.threads } : {}),
-            n_parallel: 1,
-            lib_variant: VARIANT[backend],
-          });
+          ctx = await load(backend, layers);
         }
       }
       if (!ctx.initMultimodal({ path: o.mmproj, use_gpu: backend !== 'cpu' })) {
