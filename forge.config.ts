@@ -73,6 +73,8 @@ const config: ForgeConfig = {
         { entry: 'electron/preload/index.ts', config: 'vite.preload.config.ts', target: 'preload' },
         // engine.js, which the main process starts with utilityProcess.fork
         { entry: 'electron/engine/process/engine-main.ts', config: 'vite.engine.config.ts', target: 'main' },
+        // heif-worker.js beside engine.js: the engine's HEIC decoder threads (native-models/clip/heif-pool.ts)
+        { entry: 'native-models/clip/heif-worker.ts', config: 'vite.heif-worker.config.ts', target: 'main' },
       ],
       renderer: [{ name: 'main_window', config: 'vite.renderer.config.ts' }],
     }),

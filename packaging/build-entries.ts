@@ -1,5 +1,5 @@
-// `npm run build:entries`: builds the four Vite configs exactly as written, without Electron and without Forge,
-// into out/entries (or the folder given) laid out like Forge's .vite/: build/{main,preload,engine}.js and
+// `npm run build:entries`: builds the five Vite configs exactly as written, without Electron and without Forge,
+// into out/entries (or the folder given) laid out like Forge's .vite/: build/{main,preload,engine,heif-worker}.js and
 // renderer/main_window/. CI runs it to prove every entry builds; test/unit/packaging.test.ts calls buildEntries.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,10 +11,11 @@ export const ENTRY_CONFIGS = [
   { config: 'vite.main.config.ts', output: 'build/main.js' },
   { config: 'vite.preload.config.ts', output: 'build/preload.js' },
   { config: 'vite.engine.config.ts', output: 'build/engine.js' },
+  { config: 'vite.heif-worker.config.ts', output: 'build/heif-worker.js' },
   { config: 'vite.renderer.config.ts', output: 'renderer/main_window/index.html' },
 ] as const;
 
-/** Builds every entry into `outDir`; returns the absolute paths of the four outputs. */
+/** Builds every entry into `outDir`; returns the absolute paths of the outputs, in ENTRY_CONFIGS' order. */
 export async function buildEntries(outDir: string, logLevel: 'info' | 'warn' | 'silent' = 'warn'): Promise<string[]> {
   for (const { config, output } of ENTRY_CONFIGS) {
     await build({

@@ -75,6 +75,10 @@ export interface IndexProgressView {
   etaSeconds: number | null;
   current: string | null;
 }
+export interface DuplicatesProgressView {
+  done: number;
+  total: number;
+}
 export interface MessageView {
   id: number;
   role: 'user' | 'assistant';
@@ -296,7 +300,13 @@ export const CHANNELS = {
   'library.errors': channel<{ path: string; code: string; message: string }[]>()(none),
   'library.photo': channel<PhotoDetail>()(photoArg),
   'library.search': channel<PhotoHit[]>()(searchArg),
+  /**
+   * Groups of near-duplicates; progress comes as `library.duplicatesProgress` events. One search runs at a time: a
+   * newer one replaces (cancels) the one running, whose call then fails with code 'cancelled'.
+   */
   'library.duplicates': channel<{ similarity: number; photos: PhotoHit[] }[]>()(duplicatesArg),
+  /** Stops the duplicates search that is running (its call fails with code 'cancelled'); false when none was. */
+  'library.cancelDuplicates': channel<boolean>()(none),
   // tags
   'tags.add': channel<null>()(tagArg),
   'tags.remove': channel<null>()(tagArg),
@@ -358,6 +368,8 @@ export type ChannelResult<C extends Channel> = (typeof CHANNELS)[C]['result'];
 /** Events the app pushes to the window. */
 export interface AppEvents {
   'library.progress': IndexProgressView;
+  /** The running duplicates search: `done` of `total` steps (a few a second at most, and the last). */
+  'library.duplicatesProgress': DuplicatesProgressView;
   'chat.token': { conversationId: number; token: string; count: number };
   'models.progress': {
     id: string;
@@ -374,6 +386,7 @@ export interface AppEvents {
 export type AppEvent = keyof AppEvents;
 export const EVENTS: readonly AppEvent[] = [
   'library.progress',
+  'library.duplicatesProgress',
   'chat.token',
   'models.progress',
   'engine.status',

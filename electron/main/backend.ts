@@ -93,6 +93,7 @@ export function createBackend(deps: BackendDeps) {
     'library.search': async (a) => (await engine.call('libSearch', a)).map(hit),
     'library.duplicates': async (a) =>
       (await engine.call('libDuplicates', a)).map((g) => ({ similarity: g.similarity, photos: g.photos.map(hit) })),
+    'library.cancelDuplicates': () => engine.call('libDuplicatesCancel'),
     'tags.add': (a) => engine.call('tagsAdd', a),
     'tags.remove': (a) => engine.call('tagsRemove', a),
     'tags.rename': (a) => engine.call('tagsRename', a),

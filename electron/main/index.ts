@@ -181,6 +181,7 @@ function main(): void {
         events: {
           chatToken: (e) => broadcast(contents, 'chat.token', e),
           libraryProgress: (p) => broadcast(contents, 'library.progress', p),
+          duplicatesProgress: (p) => broadcast(contents, 'library.duplicatesProgress', p),
           modelsProgress: (p) => broadcast(contents, 'models.progress', p),
         },
         onStatus: (s) => broadcast(contents, 'engine.status', s),

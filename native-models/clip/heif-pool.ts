@@ -49,8 +49,10 @@ import('node:worker_threads')
 `;
 
 /**
- * How a worker starts here, or null when this build has no worker script: the engine bundle gets one only once the
- * build emits heif-worker.js beside it; until then HEIF files decode on the calling thread, as they always did.
+ * How a worker starts here, or null when this build has no worker script. The engine bundle (.vite/build/engine.js,
+ * an ES module, so import.meta.url is the bundle's own URL) finds heif-worker.js beside it: forge.config.ts and
+ * `npm run build:entries` build it there from vite.heif-worker.config.ts. Without that file (a bundle built alone)
+ * HEIF files decode on the calling thread.
  */
 function workerSource(): (() => Worker) | null {
   const here = import.meta.url;

@@ -5,6 +5,7 @@
 // Input and output names, element types and fixed sizes are read from each session's metadata and checked against
 // the folder's configs, so an export that does not fit fails on load with a sentence that names the mismatch.
 import { readFile, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors.ts';
@@ -24,7 +25,10 @@ export type Tower = 'vision' | 'text';
 export interface ClipLoadOptions {
   variant?: Variant;
   provider?: Provider;
-  /** ONNX Runtime intra-op threads; default: ONNX Runtime's choice (the physical cores). */
+  /**
+   * ONNX Runtime intra-op threads; default: every core (availableParallelism). ONNX Runtime's own default ran one
+   * thread on the 2-core test machine: indexing 12.4 photos/s there against 15.5 with two.
+   */
   threads?: number;
   /** Which towers to start now; the other starts on first use. Default: both. */
   towers?: Tower[];
@@ -89,6 +93,9 @@ function pickOutput(session: ort.InferenceSession, preferred: string, file: stri
       'use an ONNX export with projected embeddings, like the Hugging Face CLIP exports',
   );
 }
+
+/** The intra-op threads of a session when none are asked for: every core. */
+export const defaultThreads = () => availableParallelism();
 
 export class ClipModel {
   private towers = new Map<Tower, Promise<TowerIo>>();
@@ -175,7 +182,7 @@ export class ClipModel {
     const rel = towerFile(t, this.info.variant);
     const file = path.join(this.info.dir, rel);
     const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
-    if (this.options.threads) sessionOptions.intraOpNumThreads = this.options.threads;
+    sessionOptions.intraOpNumThreads = this.options.threads ?? defaultThreads();
     let started: Awaited<ReturnType<typeof startSession>>;
     try {
       started = await startSession(file, this.options.provider ?? 'cpu', sessionOptions);

@@ -27,7 +27,6 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../electron/engine/db/database.ts';
-import { findDuplicates } from '../../electron/engine/library/duplicates.ts';
 import { LibraryStore } from '../../electron/engine/library/store.ts';
 import * as vectorIndex from '../../electron/engine/library/vector-index.ts';
 import { FILTER_TAG, SyntheticEmbeddings } from './search-data.ts';
@@ -115,7 +114,7 @@ interface Engine {
 const MODEL = 'bench-512';
 
 const engine: Engine = {
-  name: `usearch (exact <= ${vectorIndex.EXACT_LIMIT}, graph ${vectorIndex.GRAPH_QUANTIZATION} above)`,
+  name: `usearch v2 (int8 codes, exact <= ${vectorIndex.EXACT_LIMIT}, graph ${vectorIndex.GRAPH_QUANTIZATION} above)`,
   async build(dir, dim, chunks) {
     const db = openDatabase(path.join(dir, 'library.db'));
     const store = new LibraryStore(db);
@@ -169,24 +168,19 @@ const engine: Engine = {
       ? `graph (${vectorIndex.GRAPH_QUANTIZATION}), read from its file`
       : index.size > vectorIndex.EXACT_LIMIT
         ? 'exact while the graph builds: its file was missing or stale'
-        : 'exact (SIMD)';
+        : 'exact scan of int8 codes (SIMD), re-scored from SQLite';
     const opened = `${mode}; SQLite opened in ${dbMs.toFixed(0)} ms, the index loaded in ${(performance.now() - t0 - dbMs).toFixed(0)} ms`;
     return {
       size: index.size,
       mode: opened,
-      stale: !index.approximate && index.size > vectorIndex.EXACT_LIMIT,
+      stale: index.origin !== 'file' || (!index.approximate && index.size > vectorIndex.EXACT_LIMIT),
       search: (q, k, allowed) => index.search(q, k, allowed),
       async duplicates(threshold, onProgress, signal) {
-        // as Library.duplicates does: the index's rows in the exact regime, else every embedding from SQLite in
-        // pages, and the graph's neighbours when there is one
-        const rows = index.rows() ?? (await store.embeddingsInPages(MODEL, dim));
-        const groups = await findDuplicates(rows.ids, rows.vectors, dim, threshold, {
+        // as Library.duplicates does
+        const groups = await index.duplicates(threshold, {
           signal,
           onProgress,
-          // the graph regime's graph answers the neighbour searches: none is built
-          ...(index.approximate
-            ? { graph: (v: Float32Array, k: number) => index.neighbours(v, k) ?? { ids: [], scores: [] } }
-            : {}),
+          ...(opts['probe-gap'] ? { probeGap: Number(opts['probe-gap']) } : {}),
         });
         return { groups: groups.map((g) => g.ids), covered: N };
       },

@@ -85,6 +85,7 @@ export async function startBridge(opts: {
     events: {
       chatToken: (e) => broadcast('chat.token', e),
       libraryProgress: (p) => broadcast('library.progress', p),
+      duplicatesProgress: (p) => broadcast('library.duplicatesProgress', p),
       modelsProgress: (p) => broadcast('models.progress', p),
     },
     onStatus: (s) => broadcast('engine.status', s),

@@ -2,8 +2,12 @@
 // found, the groups equal the all-pairs method's on a small library, and a cancel part way stops the work with a
 // clear message while the loop keeps turning.
 import { describe, expect, it } from 'vitest';
-import { allPairsDuplicates, DuplicatesCancelled, findDuplicates } from '../../electron/engine/library/duplicates.ts';
-import { VectorIndex } from '../../electron/engine/library/vector-index.ts';
+import {
+  allPairsDuplicates,
+  DuplicatesCancelled,
+  findDuplicates,
+  quantize,
+} from '../../electron/engine/library/duplicates.ts';
 import { normalizeAt, seededFloats } from '../fixtures/random.ts';
 
 const DIM = 64;
@@ -79,19 +83,39 @@ describe('findDuplicates', () => {
     }
   });
 
-  it("uses the library index's graph when it has one (no graph built), with the same groups", async () => {
-    const { ids, vectors } = library(2500, 45, 7);
-    const index = new VectorIndex(DIM, { exactLimit: 1000 });
-    index.addBatch(ids, vectors);
-    await index.ready();
-    expect(index.approximate).toBe(true);
-    const steps: number[] = [];
-    const got = await findDuplicates(ids, vectors, DIM, 0.95, {
-      graph: (v, k) => index.neighbours(v, k)!,
-      onProgress: (_done, total) => steps.push(total),
-    });
-    expect(steps.every((t) => t === ids.length)).toBe(true); // searching only: no build steps
-    expect(got.map((g) => g.ids)).toEqual(allPairsDuplicates(ids, vectors, DIM, 0.95).map((g) => g.ids));
+  it('in many cells (each photo compared in its nearest and those nearly as near), still the groups of the all-pairs method', async () => {
+    for (const [n, threshold, seed, cells] of [
+      [2500, 0.95, 7, 40],
+      [2500, 0.9, 8, 70],
+      [1200, 0.95, 10, 400],
+    ] as const) {
+      const { ids, vectors } = library(n, 45, seed);
+      const steps: [number, number][] = [];
+      const got = await findDuplicates(ids, vectors, DIM, threshold, {
+        cells,
+        onProgress: (done, total) => steps.push([done, total]),
+      });
+      expect(got.map((g) => g.ids)).toEqual(allPairsDuplicates(ids, vectors, DIM, threshold).map((g) => g.ids));
+      // moving the centres, filing every photo, then comparing each in one cell or more: reported to the end
+      const [done, total] = steps.at(-1)!;
+      expect(done).toBe(total);
+      expect(total).toBeGreaterThanOrEqual(3 * n);
+      expect(steps.every(([d], i) => i === 0 || d >= steps[i - 1]![0])).toBe(true);
+    }
+  });
+
+  it('int8 codes rank as the float vectors do: quantize keeps each row within a rounding step', () => {
+    const { vectors } = library(50, 0, 11);
+    const codes = quantize(vectors, DIM);
+    for (let r = 0; r < 50; r++) {
+      let max = 0;
+      for (let d = 0; d < DIM; d++) max = Math.max(max, Math.abs(vectors[r * DIM + d]!));
+      for (let d = 0; d < DIM; d++) {
+        expect(Math.abs((codes[r * DIM + d]! * max) / 127 - vectors[r * DIM + d]!)).toBeLessThanOrEqual(
+          max / 254 + 1e-7,
+        );
+      }
+    }
   });
 
   it('a group denser than the neighbours looked at is found whole (the search widens)', async () => {

@@ -171,6 +171,7 @@ describe('every channel reaches the engine and returns its result', () => {
     expect(shipped.categories.length).toBeGreaterThan(1);
     expect(await okCall('library.errors')).toEqual([]);
     expect(await okCall('library.duplicates', { threshold: 0.99 })).toEqual([]);
+    expect(await okCall('library.cancelDuplicates')).toBe(false); // none running (duplicates-engine.test.ts cancels one)
     await okCall('library.pause');
     await okCall('library.resume');
     await okCall('library.cancel');

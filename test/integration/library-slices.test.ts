@@ -12,6 +12,7 @@ import { fromBlob, retagInSlices, SLICE_ROWS, Tagger } from '../../electron/engi
 import { glancePaths } from '../../electron/engine/paths.ts';
 import { colourVocabulary } from '../fixtures/colour-vocabulary.ts';
 import * as img from '../fixtures/images.ts';
+import { putSyntheticPhoto } from '../fixtures/synthetic-photos.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
 
 const EXTRA = 8000; // photo rows inserted directly, on top of the three indexed files
@@ -122,17 +123,13 @@ beforeAll(async () => {
       for (let d = 0; d < v.length; d++) v[d] = w[0]! * base[0]![d]! + w[1]! * base[1]![d]! + w[2]! * base[2]![d]!;
       const norm = Math.hypot(...v);
       for (let d = 0; d < v.length; d++) v[d]! /= norm;
-      const hash = `synthetic-${i}`;
-      store.putEmbedding(hash, modelId, v);
-      store.upsertPhoto({
-        path: path.join(photos, `synthetic-${String(i).padStart(5, '0')}.jpg`),
+      putSyntheticPhoto(store, {
+        dir: photos,
         folderId: folder.id,
-        size: 1000 + i,
+        modelId,
+        i,
+        vector: v,
         mtimeMs: Date.UTC(2018, 0, 1) + (i % 50) * 86_400_000 * 30,
-        hash,
-        width: 4032,
-        height: 3024,
-        orientation: 1,
         takenAt: i % 3 === 0 ? null : Date.UTC(2019, 0, 1) + (i % 97) * 86_400_000 * 7,
       });
     }

@@ -5,6 +5,7 @@ import { tick } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type {
   ChannelArg,
+  ChannelResult,
   FolderView,
   IndexProgressView,
   ModelView,
@@ -327,6 +328,92 @@ describe('LibraryView', () => {
         .getAllByRole('img')
         .map((i) => i.getAttribute('src')),
     ).toEqual(['glance://thumb/4', 'glance://thumb/5']);
+  });
+
+  it('shows a duplicates search’s progress; Cancel stops it calmly and keeps the groups found before', async () => {
+    let finish: (g: ChannelResult<'library.duplicates'>) => void = () => {};
+    let fail: (err: Error) => void = () => {};
+    let cancels = 0;
+    let first = true;
+    const f = fakeGlance({
+      'library.folders': [folder],
+      'settings.get': settings,
+      'library.search': [hit(1)],
+      'library.duplicates': () => {
+        if (first) {
+          first = false;
+          return [{ similarity: 0.987, photos: [hit(4), hit(5)] }];
+        }
+        return new Promise((resolve, reject) => {
+          finish = resolve;
+          fail = reject;
+        });
+      },
+      // the engine's answer to a cancel: the search's own call fails with code 'cancelled'
+      'library.cancelDuplicates': () => {
+        cancels++;
+        fail(Object.assign(new Error('finding duplicates was cancelled'), { code: 'cancelled' }));
+        return true;
+      },
+    });
+    render(LibraryView, { api: f.api });
+    await screen.findByRole('button', { name: 'IMG_1.jpg' });
+    await fireEvent.click(screen.getByRole('button', { name: 'Duplicates' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Find duplicates' }));
+    await screen.findByRole('listitem', { name: 'Group 1: 98.7% alike, 2 photos' });
+    expect(screen.queryByRole('button', { name: 'Cancel' })).toBeNull();
+
+    // A second search: progress while it runs, no second search while it does.
+    await fireEvent.input(screen.getByLabelText('Alike at least'), { target: { value: '0.9' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Find duplicates' }));
+    const running = await screen.findByRole('group', { name: 'Finding duplicates' });
+    expect(within(running).getByRole('status').textContent?.trim()).toBe('Looking for duplicates…');
+    f.emit('library.duplicatesProgress', { done: 30, total: 120 });
+    await within(running).findByText('Looking for duplicates… 25%');
+    const bar = within(running).getByLabelText('Duplicates progress');
+    expect([bar.getAttribute('value'), bar.getAttribute('max')]).toEqual(['30', '120']);
+    const find = screen.getByRole('button', { name: 'Looking…' }) as HTMLButtonElement;
+    expect(find.disabled).toBe(true);
+    await fireEvent.submit(find.closest('form')!); // Enter in the form: refused while one runs
+    expect(f.calls.filter((c) => c.channel === 'library.duplicates')).toHaveLength(2);
+
+    // Cancel: the call goes out, the progress goes, the earlier groups stay, and no error banner.
+    await fireEvent.click(within(running).getByRole('button', { name: 'Cancel' }));
+    expect(cancels).toBe(1);
+    await screen.findByText('Stopped looking for duplicates.');
+    expect(screen.queryByRole('group', { name: 'Finding duplicates' })).toBeNull();
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(screen.getByRole('listitem', { name: 'Group 1: 98.7% alike, 2 photos' })).toBeTruthy();
+    expect((screen.getByRole('button', { name: 'Find duplicates' }) as HTMLButtonElement).disabled).toBe(false);
+
+    // A later search that finishes replaces the groups and the notice; a late progress event shows nothing.
+    await fireEvent.click(screen.getByRole('button', { name: 'Find duplicates' }));
+    await screen.findByRole('group', { name: 'Finding duplicates' });
+    expect(screen.queryByText('Stopped looking for duplicates.')).toBeNull();
+    finish([{ similarity: 0.91, photos: [hit(6), hit(7), hit(8)] }]);
+    await screen.findByRole('listitem', { name: 'Group 1: 91.0% alike, 3 photos' });
+    f.emit('library.duplicatesProgress', { done: 120, total: 120 });
+    await tick();
+    expect(screen.queryByRole('group', { name: 'Finding duplicates' })).toBeNull();
+    expect(cancels).toBe(1);
+  });
+
+  it('a duplicates search that fails (not cancelled) says why in the error banner', async () => {
+    const f = fakeGlance({
+      'library.folders': [folder],
+      'settings.get': settings,
+      'library.search': [hit(1)],
+      'library.duplicates': () => {
+        throw Object.assign(new Error('the library is closed'), { code: 'internal' });
+      },
+    });
+    render(LibraryView, { api: f.api });
+    await screen.findByRole('button', { name: 'IMG_1.jpg' });
+    await fireEvent.click(screen.getByRole('button', { name: 'Duplicates' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Find duplicates' }));
+    expect((await screen.findByRole('alert')).textContent).toContain('the library is closed');
+    expect(screen.queryByText('Stopped looking for duplicates.')).toBeNull();
+    expect(screen.queryByRole('group', { name: 'Finding duplicates' })).toBeNull();
   });
 
   it('first run: downloads the CLIP model, then adds a folder and starts indexing', async () => {

@@ -1,7 +1,8 @@
 // The packaging invariants, checked without Electron: what Forge's config asks of the packager, asar and the
 // fuses; that every native dependency stays out of the bundles and gets into the app; which prebuilt binaries each
 // installer keeps; and that every entry builds, alone (`npm run build:entries`) and the way Forge builds it.
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFile, fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -16,6 +17,8 @@ import {
 import { builtinModules, createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import * as asar from '@electron/asar';
 import { FuseV1Options, FuseVersion } from '@electron/fuses';
 import { userPathFilter } from '@electron/packager/dist/copy-filter.js';
@@ -32,6 +35,7 @@ import builderConfig, {
   updateFeed,
 } from '../../electron-builder.config.ts';
 import forgeConfig from '../../forge.config.ts';
+import { decodeHeif } from '../../native-models/clip/heif.ts';
 import { buildEntries } from '../../packaging/build-entries.ts';
 import {
   ASAR_UNPACK,
@@ -50,9 +54,11 @@ import {
   targetFor,
 } from '../../packaging/natives.ts';
 import { ENGINE_ENTRY } from '../../vite.engine.config.ts';
-import { MAIN_ENTRY } from '../../vite.main.config.ts';
+import { HEIF_WORKER_ENTRY, HEIF_WORKER_FILE } from '../../vite.heif-worker.config.ts';
+import { MAIN_ENTRY, nodeBundle } from '../../vite.main.config.ts';
 import { PRELOAD_ENTRY } from '../../vite.preload.config.ts';
 import { RENDERER_NAME } from '../../vite.renderer.config.ts';
+import { solidRgb, writeHeic } from '../fixtures/raw-and-heic.ts';
 import { repoRoot } from '../fixtures/repo.ts';
 
 const require = createRequire(import.meta.url);
@@ -141,13 +147,16 @@ describe('the Forge config', () => {
     });
   });
 
-  it('builds the four entries from files that exist, with the names the main process loads', () => {
+  it('builds the five entries from files that exist, with the names the main process loads', () => {
     expect(forgeConfig.makers).toEqual([]);
     expect(pkg.main).toBe('.vite/build/main.js'); // Forge's Vite plugin refuses any other
     const entries = Object.fromEntries(viteConfig.build.map((b) => [b.config, b]));
     expect(entries['vite.main.config.ts']).toMatchObject({ entry: MAIN_ENTRY, target: 'main' });
     expect(entries['vite.preload.config.ts']).toMatchObject({ entry: PRELOAD_ENTRY, target: 'preload' });
     expect(entries['vite.engine.config.ts']).toMatchObject({ entry: ENGINE_ENTRY, target: 'main' });
+    // the engine's HEIC decoder threads: without heif-worker.js beside engine.js, HEIC decodes block the engine
+    expect(entries['vite.heif-worker.config.ts']).toMatchObject({ entry: HEIF_WORKER_ENTRY, target: 'main' });
+    expect(viteConfig.build).toHaveLength(4);
     expect(viteConfig.renderer).toEqual([{ name: RENDERER_NAME, config: 'vite.renderer.config.ts' }]);
     for (const b of viteConfig.build) {
       expect(existsSync(path.join(root, b.entry)), b.entry).toBe(true);
@@ -360,11 +369,12 @@ describe('the entries', () => {
       .map((m) => m[1]!)
       .filter((s) => !s.startsWith('.'));
 
-  it('build alone, as npm run build:entries does, into main, preload, engine and renderer', () => {
+  it('build alone, as npm run build:entries does, into main, preload, engine, the HEIC worker and renderer', () => {
     expect(outputs.map((o) => path.relative(out, o))).toEqual([
       'build/main.js',
       'build/preload.js',
       'build/engine.js',
+      `build/${HEIF_WORKER_FILE}`,
       'renderer/main_window/index.html',
     ]);
     for (const o of outputs) expect(existsSync(o), o).toBe(true);
@@ -375,7 +385,7 @@ describe('the entries', () => {
 
   it('leave only Electron, Node and the shipped packages to run time', () => {
     const builtin = (s: string) => s.startsWith('node:') || builtinModules.includes(s);
-    for (const name of ['main.js', 'engine.js']) {
+    for (const name of ['main.js', 'engine.js', HEIF_WORKER_FILE]) {
       const code = readFileSync(path.join(out, 'build', name), 'utf8');
       expect(code, name).not.toMatch(/\brequire\(|module\.exports/); // ES modules: package.json says "type": "module"
       expect(code, name).not.toContain('data:video/mp2t'); // supervisor.ts's new URL(...) left alone
@@ -389,6 +399,10 @@ describe('the entries', () => {
     }
     // the GGUF pre-flight reads headers itself (gguf-reader.ts): node-llama-cpp is a test tool, not shipped
     expect(engine).not.toContain('node-llama-cpp');
+    // the worker loads libheif-js (and its wasm) from node_modules at run time, as the engine does
+    const worker = readFileSync(path.join(out, 'build', HEIF_WORKER_FILE), 'utf8');
+    expect(worker).toContain('createRequire(import.meta.url).resolve("heic-decode")');
+    expect(specifiers(worker).sort()).toEqual(['node:module', 'node:worker_threads']);
     const preload = readFileSync(path.join(out, 'build/preload.js'), 'utf8');
     expect(preload).not.toMatch(/^import\s/m); // a sandboxed preload is a CommonJS script
     expect(specifiers(preload)).toEqual(['electron']);
@@ -411,7 +425,15 @@ describe('the entries', () => {
       filesBelow(forgeOut)
         .filter((f) => !f.startsWith('renderer/main_window/assets/'))
         .sort(),
-    ).toEqual(['build/engine.js', 'build/main.js', 'build/preload.js', 'renderer/main_window/index.html'].sort());
+    ).toEqual(
+      [
+        'build/engine.js',
+        `build/${HEIF_WORKER_FILE}`,
+        'build/main.js',
+        'build/preload.js',
+        'renderer/main_window/index.html',
+      ].sort(),
+    );
     expect(readFileSync(path.join(forgeOut, 'build/main.js'), 'utf8')).toMatch(/^import /m);
     expect(readFileSync(path.join(forgeOut, 'build/preload.js'), 'utf8')).toMatch(
       /^let electron = require\("electron"\)/,
@@ -460,6 +482,58 @@ describe('the entries', () => {
       await engine.stop();
     }
   });
+
+  it('decode HEIC in the bundled worker, which the bundled HEIC pool finds beside engine.js', async () => {
+    // laid out as in the app, with heif-pool.ts bundled the way the engine bundles it, as one more file in
+    // .vite/build: its `new URL('./heif-worker.js', import.meta.url)` is then resolved exactly as in engine.js
+    const app = path.join(tmp, 'heif-app');
+    const buildDir = path.join(app, '.vite', 'build');
+    cpSync(path.join(out, 'build'), buildDir, { recursive: true });
+    symlinkSync(path.join(root, 'node_modules'), path.join(app, 'node_modules'), 'junction');
+    writeFileSync(path.join(app, 'package.json'), JSON.stringify({ type: 'module', main: pkg.main }));
+    const probe = 'heif-pool-probe.js';
+    const probeConfig = nodeBundle({ command: 'build', mode: 'production' }, 'native-models/clip/heif-pool.ts', probe);
+    await build({
+      configFile: false,
+      logLevel: 'silent',
+      ...probeConfig,
+      build: { ...probeConfig.build, outDir: buildDir },
+    });
+    const lookup = `new URL("./${HEIF_WORKER_FILE}", here)`;
+    expect(readFileSync(path.join(buildDir, probe), 'utf8')).toContain(lookup);
+    expect(readFileSync(path.join(buildDir, 'engine.js'), 'utf8')).toContain(lookup);
+
+    const width = 64;
+    const height = 48;
+    const heic = await writeHeic(
+      path.join(tmp, 'heif-app-photo.heic'),
+      solidRgb(width, height, [200, 60, 30]),
+      width,
+      height,
+    );
+    // a script file: a worker inherits the process's execArgv, and `node --input-type=module -e` breaks it
+    const script = path.join(app, 'probe.mjs');
+    writeFileSync(
+      script,
+      `import { readFileSync } from 'node:fs';
+      import { createHash } from 'node:crypto';
+      import { HeifPool } from ${JSON.stringify(pathToFileURL(path.join(buildDir, probe)).href)};
+      const pool = new HeifPool(1);
+      const { image } = await pool.decode(readFileSync(${JSON.stringify(heic)}), 'photo.heic', Infinity);
+      const sha = createHash('sha256').update(image.data).digest('hex');
+      console.log(JSON.stringify({ decodes: pool.decodes, workers: pool.workers, width: image.width, height: image.height, sha }));
+      await pool.close();`,
+    );
+    const { stdout } = await promisify(execFile)(process.execPath, [script], { cwd: app, timeout: 30_000 });
+    const local = decodeHeif(readFileSync(heic), 'photo.heic', Number.POSITIVE_INFINITY).image;
+    expect(JSON.parse(stdout)).toEqual({
+      decodes: 1, // counted only for a decode that ran in a worker
+      workers: 1,
+      width,
+      height,
+      sha: createHash('sha256').update(local.data).digest('hex'),
+    });
+  });
 });
 
 describe('the packaged app', () => {
@@ -484,6 +558,7 @@ describe('the packaged app', () => {
     mkdirSync(app, { recursive: true });
     await copy('');
     expect(ignore('/.vite/build/main.js')).toBe(false);
+    expect(ignore(`/.vite/build/${HEIF_WORKER_FILE}`)).toBe(false);
     expect(ignore('/electron/main/index.ts')).toBe(true);
     // .vite is there too when it has been built (it is, in the package step)
     expect(

@@ -128,4 +128,23 @@ export const MIGRATIONS: readonly string[] = [
     UPDATE folder_ids SET last = max(last, NEW.id);
   END;
   `,
+  // 5: every change to which photos have which embedding bumps a generation counter, in the transaction that makes
+  // it: the vector index file beside the database (a cache) is current exactly when its stamp has this generation.
+  // Counting the embedded photos instead costs a join over every photo at each start (177 ms at 100,000).
+  `
+  INSERT OR IGNORE INTO settings (key, value) VALUES ('vector_generation', '0');
+  ${generationTrigger('photos_added_generation', 'INSERT ON photos')}
+  ${generationTrigger('photos_removed_generation', 'DELETE ON photos')}
+  ${generationTrigger('photos_content_generation', 'UPDATE OF hash ON photos')}
+  ${generationTrigger('embeddings_added_generation', 'INSERT ON embeddings')}
+  ${generationTrigger('embeddings_changed_generation', 'UPDATE ON embeddings')}
+  ${generationTrigger('embeddings_removed_generation', 'DELETE ON embeddings')}
+  `,
 ];
+
+/** A trigger that bumps the vector index's generation counter after `event` (migration 5). */
+function generationTrigger(name: string, event: string): string {
+  return `CREATE TRIGGER ${name} AFTER ${event} BEGIN
+    UPDATE settings SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'vector_generation';
+  END;`;
+}

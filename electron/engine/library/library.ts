@@ -7,12 +7,11 @@ import chokidar from 'chokidar';
 import { type ClipLoadOptions, ClipModel, type Variant } from '../../../native-models/clip/model.ts';
 import { type Db, openDatabase } from '../db/database.ts';
 import { glancePaths } from '../paths.ts';
-import { findDuplicates } from './duplicates.ts';
 import { Indexer, type IndexProgress } from './indexer.ts';
 import { type FolderRow, LibraryStore, type PhotoRow, type PhotoTag } from './store.ts';
 import { DEFAULT_THRESHOLD, retagInSlices, SLICE_ROWS, Tagger, yieldToLoop } from './tagger.ts';
 import { removeThumbnails, SWEEP_AGE_MS, type SweepResult, sweepThumbnails, thumbnailPath } from './thumbnails.ts';
-import { bumpVectorGeneration, currentStamp, type Hit, VectorIndex, vectorFileFor } from './vector-index.ts';
+import { currentStamp, type Hit, VectorIndex, vectorFileFor } from './vector-index.ts';
 import { parseVocabulary, type Vocabulary, vocabularyFor } from './vocabulary.ts';
 import { type SidecarResult, writeXmpSidecars, XmpSidecarError } from './xmp.ts';
 
@@ -347,8 +346,7 @@ export class Library {
     // under way skips the folder's files from here on.
     const dropped = this.db.transaction(() => {
       const hashes = this.store.hashesInFolder(row.id);
-      this.store.removeFolder(row.id);
-      bumpVectorGeneration(this.store);
+      this.store.removeFolder(row.id); // its photos' rows go, and the index file's generation moves on (triggers)
       return this.store.dropUnusedContent(hashes, (h) => this.inflight.has(h));
     })();
     removeThumbnails(this.thumbnailsDir, dropped, (h) => this.inflight.has(h) || this.store.isContentUsed(h));
@@ -425,7 +423,7 @@ export class Library {
         ...(this.options.batchSize ? { batchSize: this.options.batchSize } : {}),
         ...(this.options.progressMs !== undefined ? { progressMs: this.options.progressMs } : {}),
         onCommit: (changed, removed) => {
-          if (changed.length > 0 || removed.length > 0) bumpVectorGeneration(this.store); // the index file is stale
+          // (the commit bumped the index file's generation: SQLite triggers)
           if (!this.index) return; // loaded fresh on the next search
           for (const c of changed) this.index.upsert(c.id, c.embedding);
           for (const id of removed) this.index.remove(id);
@@ -638,14 +636,8 @@ export class Library {
     if (!(threshold > 0 && threshold <= 1)) throw new LibraryError('bad-request', 'the similarity must be in (0, 1]');
     const index = this.vectors();
     if (!index) return [];
-    const rows = index.rows() ?? (await this.store.embeddingsInPages(this.modelId, index.dim));
-    index.prepareNeighbours(); // the graph regime: duplicates search a view of the saved graph, faster
-    const groups = await findDuplicates(rows.ids, rows.vectors, index.dim, threshold, {
+    const groups = await index.duplicates(threshold, {
       signal: signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal,
-      // the graph regime's graph answers the neighbour searches: none is built
-      ...(index.approximate
-        ? { graph: (v: Float32Array, k: number) => index.neighbours(v, k) ?? { ids: [], scores: [] } }
-        : {}),
       ...(onProgress ? { onProgress } : {}),
     });
     return groups

@@ -58,37 +58,6 @@ export class LibraryStore {
     return s as unknown as Statement<P, R>;
   }
 
-  /** Every photo's embedding, read from SQLite in pages that yield to the loop (the graph regime holds no floats). */
-  async embeddingsInPages(model: string, dim: number): Promise<{ ids: Int32Array; vectors: Float32Array }> {
-    const page = this.db.prepare<[string, number], { id: number; vector: Buffer }>(
-      'SELECT p.id AS id, e.vector AS vector FROM photos p JOIN embeddings e ON e.hash = p.hash AND e.model = ? WHERE p.id > ? ORDER BY p.id LIMIT 5000',
-    );
-    const ids: number[] = [];
-    const chunks: Float32Array[] = [];
-    for (let after = 0; ; ) {
-      const rows = page.all(model, after);
-      if (rows.length === 0) break;
-      const chunk = new Float32Array(rows.length * dim);
-      let n = 0;
-      for (const r of rows) {
-        after = r.id;
-        if (r.vector.byteLength !== dim * 4) continue;
-        new Uint8Array(chunk.buffer, n * dim * 4, dim * 4).set(r.vector);
-        ids.push(r.id);
-        n++;
-      }
-      chunks.push(chunk.subarray(0, n * dim));
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    const vectors = new Float32Array(ids.length * dim);
-    let o = 0;
-    for (const c of chunks) {
-      vectors.set(c, o);
-      o += c.length;
-    }
-    return { ids: Int32Array.from(ids), vectors };
-  }
-
   // ---- folders ----
   folders(): FolderRow[] {
     return this.sql<[], FolderRow>('SELECT * FROM folders ORDER BY path').all();
@@ -252,11 +221,14 @@ export class LibraryStore {
     ).get(model);
     return row?.n;
   }
-  /** Every indexed photo's embedding for a model, in one query, for loading the in-memory search index. */
-  embeddingRows(model: string): { id: number; vector: Buffer }[] {
+  /**
+   * Every indexed photo's embedding for a model, one row at a time (a million rows are 2 GB of floats: never all at
+   * once), for building the search index. The statement holds the connection until the iteration ends.
+   */
+  embeddingRows(model: string): IterableIterator<{ id: number; vector: Buffer }> {
     return this.sql<[string], { id: number; vector: Buffer }>(
       'SELECT p.id AS id, e.vector AS vector FROM photos p JOIN embeddings e ON e.hash = p.hash AND e.model = ? ORDER BY p.id',
-    ).all(model);
+    ).iterate(model);
   }
   // ---- tags ----
   /** A person's tag: created when new; an existing tag (a vocabulary label's too) keeps its category and threshold. */

@@ -1,20 +1,25 @@
 // Nearest-neighbour search over every photo's embedding, on usearch (a maintained SIMD engine, prebuilt N-API
-// binaries). Two regimes, chosen by size:
-//  - up to EXACT_LIMIT vectors: an exact scan (usearch's exactSearch) over one Float32Array held in memory;
-//  - above it: an HNSW graph with int8 storage (about 0.6 KB a 512-d photo with its links) and no float copy in
-//    JavaScript: candidates are re-scored exactly from SQLite's float vectors, so scores stay exact.
-// Filters (tag, folder, dates) never silently miss a match: a small accepted set is scanned exactly, a large one is
-// searched with oversampling and falls back to the exact scan when too few accepted hits come back.
-// SQLite stays the source of truth: the index file beside the database is a cache, stamped with the model, the size,
-// the row count and a generation counter that every committed change bumps; any mismatch or damage rebuilds it.
+// binaries). What it holds in memory: each photo's vector as int8 codes (512 bytes a 512-d photo: a million photos in
+// 512 MB), scaled per photo so that its largest component is ±127; cosine similarity of codes ranks as the float dot
+// product does, to about 1e-3.
+//  - A search scans the codes exactly (usearch's exactSearch: 2 ms at 100,000 photos, 25 ms at 1,000,000 on one
+//    core here), then re-scores the best few dozen exactly with their float vectors from SQLite: the top k is the
+//    exact top k (unless a candidate pool of 2k + 32 misses one by int8 rounding) and scores are exact.
+//  - Above EXACT_LIMIT photos an HNSW graph (int8) answers unfiltered searches; filters still scan the codes, so a
+//    filtered search never silently misses a match.
+//  - Duplicates: findNearCopies over the codes (an inverted file of sqrt(2n) cells, see duplicates.ts).
+// SQLite stays the source of truth: the index file beside the database (ids and codes, read in one read) is a
+// cache, stamped with the model, the size, the row count and a generation counter that every committed change
+// bumps; any mismatch or damage rebuilds it from SQLite.
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  fstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -22,138 +27,78 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { exactSearch, Index } from 'usearch';
-import { allPairsDuplicates, type DuplicateGroup } from './duplicates.ts';
+import { type DuplicateGroup, type DuplicateOptions, findNearCopies, quantize } from './duplicates.ts';
 import type { LibraryStore } from './store.ts';
+import { dot, type Hit } from './vector-math.ts';
 
-export interface Hit {
-  id: number;
-  score: number;
-}
+export { dot, exactScan, type Hit } from './vector-math.ts';
 
 /**
- * Up to this many vectors the index is an exact scan; above it, an HNSW graph. Measured on two busy cores, 512-d, at
- * 100,000 vectors: the exact scan 8–15 ms, the graph 2–10 ms; but in the graph regime a 10% filter re-reads its
- * vectors from SQLite (594 ms a query) and the index takes a second to load, while the exact regime filters in memory
- * and loads with the rows. Until the graph regime's filters and load are fast, the exact scan serves up to 200,000
- * photos (about 400 MB of float vectors).
+ * Up to this many photos every search scans the int8 codes exactly; above it, an HNSW graph answers unfiltered
+ * searches. Measured on this 2-core machine, 512-d, one thread: the scan takes 2 ms at 100,000 and 25 ms at
+ * 1,000,000, so about 50 ms at 2,000,000 (a laptop's cores are faster); the graph costs a second copy of the codes
+ * and its links (about 0.6 KB a photo) and a build of many minutes, so it pays only past that size.
  */
-export const EXACT_LIMIT = 200_000;
-/** A filter accepting at most this many photos is searched exactly over those photos alone (graph regime). */
-export const SMALL_FILTER = 20_000;
-/** Storage of the graph's vectors: int8, chosen by recall measurement (see README, Design). */
+export const EXACT_LIMIT = 2_000_000;
+/** Storage of the graph's vectors: int8, the codes themselves. */
 export const GRAPH_QUANTIZATION = 'i8';
 // Measured at 100,000 clustered 512-d vectors (test/bench/search-data.ts), candidates re-scored exactly: recall@10
 // with expansion_search 128: 0.92; 512: 0.96 to 0.99 (from one build to the next); 1024: 0.993; 2048: 0.998 at
-// twice the time. 1024: a few milliseconds a search.
+// twice the time.
 const GRAPH = { connectivity: 16, expansion_add: 64, expansion_search: 1024 } as const;
 /** About how long each slice of a background graph build blocks the event loop. */
 const BUILD_SLICE_MS = 15;
-/** The settings key of the counter every committed change to the embeddings bumps (the index file's staleness). */
+/**
+ * The settings key of the counter that every committed change to photos or embeddings bumps (SQLite triggers,
+ * migration 5, in the same transaction): the index file is current exactly when its stamp has this generation.
+ */
 export const GENERATION_KEY = 'vector_generation';
+/** Ids below this are mapped to rows by a typed array (4 bytes an id); larger ones by a Map. */
+const DENSE_IDS = 1 << 26;
 
-const FILE_VERSION = 1;
+const FILE_VERSION = 2;
 
-/** Bumps the generation counter in SQLite: call once per committed batch that adds, changes or removes photos. */
+/**
+ * A filter accepting at most this many photos (or 2% of them) is scanned over its photos' codes alone; a larger one
+ * scans everything and keeps the accepted (cheaper than packing: at 1,000,000 photos a 10% filter took 220 ms
+ * packed, the full scan 25 ms).
+ */
+export const SMALL_FILTER = 20_000;
+/** Candidates the codes give for a top k beyond k (read from SQLite only as needed). */
+const RESERVE = 56;
+/**
+ * How far an int8 code's cosine may be from the float vectors' (unit vectors, 512-d): measured at most 1.84e-3
+ * over 20,000 candidates of 100 queries (p99 1.1e-3), so twice that.
+ */
+const INT8_ERROR = 0.004;
+
+/** Bumps the generation counter (the triggers do it on every change; for a change they cannot see). */
 export function bumpVectorGeneration(store: LibraryStore): void {
   store.setSetting(GENERATION_KEY, String(Number(store.setting(GENERATION_KEY) ?? 0) + 1));
-}
-
-/**
- * The k best of `count` rows of `vectors` (row-major, `query.length` values a row) by dot product with `query`,
- * optionally among the rows whose id `accept` allows; best first. Plain JavaScript: the reference the engine is
- * tested and benchmarked against (`exact_js_p50_ms`).
- */
-export function exactScan(
-  vectors: Float32Array,
-  ids: ArrayLike<number>,
-  query: Float32Array,
-  k: number,
-  accept?: (id: number) => boolean,
-  count = ids.length,
-): Hit[] {
-  const dim = query.length;
-  // A small sorted buffer of the best k: cheaper than sorting every score.
-  const top: Hit[] = [];
-  let worst = Number.NEGATIVE_INFINITY;
-  for (let r = 0; r < count; r++) {
-    const id = ids[r]!;
-    if (accept && !accept(id)) continue;
-    const o = r * dim;
-    // four accumulators: about twice as fast as one on V8
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let d = 0;
-    for (; d + 3 < dim; d += 4) {
-      s0 += vectors[o + d]! * query[d]!;
-      s1 += vectors[o + d + 1]! * query[d + 1]!;
-      s2 += vectors[o + d + 2]! * query[d + 2]!;
-      s3 += vectors[o + d + 3]! * query[d + 3]!;
-    }
-    for (; d < dim; d++) s0 += vectors[o + d]! * query[d]!;
-    const s = s0 + s1 + s2 + s3;
-    if (top.length === k && s <= worst) continue;
-    let i = top.length;
-    while (i > 0 && top[i - 1]!.score < s) i--;
-    top.splice(i, 0, { id, score: s });
-    if (top.length > k) top.pop();
-    worst = top[top.length - 1]!.score;
-  }
-  return top;
-}
-
-/** The exact dot product of two vectors of the same length. */
-export function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let d = 0;
-  for (; d + 1 < dim; d += 2) {
-    s0 += a[ao + d]! * b[bo + d]!;
-    s1 += a[ao + d + 1]! * b[bo + d + 1]!;
-  }
-  for (; d < dim; d++) s0 += a[ao + d]! * b[bo + d]!;
-  return s0 + s1;
-}
-
-/**
- * usearch's SIMD exact search: the k best rows of a packed matrix (rows from 0) by dot product. The matrix and the
- * query must start at offset 0 of their buffers (exactSearch reads from the buffer's start: measured).
- */
-function simdTop(matrix: Float32Array, rows: number, query: Float32Array, k: number): { row: number; score: number }[] {
-  const dim = query.length;
-  const kk = Math.min(k, rows);
-  if (kk <= 0) return [];
-  const data = matrix.byteOffset === 0 ? matrix.subarray(0, rows * dim) : matrix.slice(0, rows * dim);
-  const q = query.byteOffset === 0 && query.length === dim ? query : query.slice();
-  const m = exactSearch(data, q, dim, kk, 'ip' as never, 0) as { keys: BigUint64Array; distances: Float32Array };
-  const out: { row: number; score: number }[] = [];
-  for (let i = 0; i < m.keys.length; i++) out.push({ row: Number(m.keys[i]), score: 1 - m.distances[i]! });
-  return out;
 }
 
 /** Reads float vectors back from SQLite (the source of truth) for photo ids. */
 export type VectorFetch = (ids: number[]) => Map<number, Float32Array>;
 
 export interface VectorIndexOptions {
-  /** Exact scan up to this many vectors, a graph above (EXACT_LIMIT). */
+  /** Exact scans up to this many photos, a graph for unfiltered searches above (EXACT_LIMIT). */
   exactLimit?: number;
-  /** In the graph regime, filters accepting at most this many photos are scanned exactly (SMALL_FILTER). */
-  smallFilter?: number;
-  /** Where float vectors come from in the graph regime (re-scoring, vector(id), small filters). */
+  /**
+   * Where the float vectors come from (re-scoring, vector(id), duplicates' confirmation): SQLite in the app. Without
+   * one the index keeps its own float copy (tests, tools).
+   */
   fetch?: VectorFetch;
 }
 
 interface Stamp {
   model: string;
   dim: number;
-  count: number;
   generation: string;
 }
 
 interface FileHeader extends Stamp {
   version: number;
-  mode: 'exact' | 'graph';
+  count: number;
   graphFile?: string;
   graphBytes?: number;
 }
@@ -164,96 +109,104 @@ const blobToFloats = (b: Uint8Array, dim: number): Float32Array => {
   return out;
 };
 
-const newGraph = (dim: number, expansionSearch: number = GRAPH.expansion_search) =>
+const newGraph = (dim: number) =>
   new Index({
     dimensions: dim,
     metric: 'cos' as never,
     quantization: GRAPH_QUANTIZATION as never,
     connectivity: GRAPH.connectivity,
     expansion_add: GRAPH.expansion_add,
-    expansion_search: expansionSearch,
+    expansion_search: GRAPH.expansion_search,
     multi: false,
   });
 
-/**
- * The search expansion of neighbour searches for duplicates. Measured at 100,000 (8 neighbours): 64 finds 0.996 of
- * planted near-copies in 26 s, 32 finds 0.985 in 17 s.
- */
-const DUPLICATE_EXPANSION = 64;
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** The header of an index file, or null when it has none that parses. */
-function readHeader(buf: Buffer): FileHeader | null {
-  if (buf.length < 4) return null;
-  const hl = buf.readUInt32LE(0);
-  if (4 + hl > buf.length) return null;
-  try {
-    return JSON.parse(buf.subarray(4, 4 + hl).toString('utf8')) as FileHeader;
-  } catch {
-    return null;
+interface Found {
+  keys: BigUint64Array;
+  distances: Float32Array;
+}
+
+/** Candidates by their codes, best first: photo ids and the codes' cosine similarities. */
+interface Candidates {
+  ids: number[];
+  sims: number[];
+}
+
+/** Photo id → row: a typed array for the usual dense ids, a Map for huge ones. */
+class RowMap {
+  private dense = new Int32Array(0);
+  private sparse = new Map<number, number>();
+  get(id: number): number | undefined {
+    if (id >= 0 && id < DENSE_IDS) {
+      const r = id < this.dense.length ? this.dense[id]! : -1;
+      return r < 0 ? undefined : r;
+    }
+    return this.sparse.get(id);
+  }
+  set(id: number, row: number): void {
+    if (id >= 0 && id < DENSE_IDS) {
+      if (id >= this.dense.length) {
+        const grown = new Int32Array(Math.min(DENSE_IDS, Math.max(1024, id + 1, this.dense.length * 2))).fill(-1);
+        grown.set(this.dense);
+        this.dense = grown;
+      }
+      this.dense[id] = row;
+    } else this.sparse.set(id, row);
+  }
+  delete(id: number): void {
+    if (id >= 0 && id < DENSE_IDS) {
+      if (id < this.dense.length) this.dense[id] = -1;
+    } else this.sparse.delete(id);
   }
 }
 
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Neighbours of one vector: keys (photo ids or rows) and approximate similarities, best first. */
-export interface Neighbours {
-  ids: number[];
-  scores: number[];
-}
-
-/**
- * A batch search on a usearch graph, one Neighbours a row of `vs`. `threads` 0 (every core) only on a graph this
- * code added to with 0 threads: usearch refuses more threads than the graph reserved ("Reserve capacity ahead").
- */
-export function graphNeighbours(graph: Index, vs: Float32Array, dim: number, k: number, threads = 1): Neighbours[] {
-  const rows = vs.length / dim;
-  const r = graph.search(vs, k, threads) as unknown as
-    | { keys: BigUint64Array; distances: Float32Array; get?: undefined }
-    | { get(i: number): { keys: BigUint64Array; distances: Float32Array } };
-  const one = (m: { keys: BigUint64Array; distances: Float32Array }): Neighbours => ({
-    ids: Array.from(m.keys, Number),
-    scores: Array.from(m.distances, (d) => 1 - d),
-  });
-  if (rows === 1) return [one(r as { keys: BigUint64Array; distances: Float32Array })];
-  const batch = r as { get(i: number): { keys: BigUint64Array; distances: Float32Array } };
-  return Array.from({ length: rows }, (_, i) => one(batch.get(i)));
-}
-
 export class VectorIndex {
-  // The exact regime (and the graph regime while its graph is being built): rows in one Float32Array.
+  /** Row → photo id, and each row's int8 codes (rows from 0; both start at offset 0 of their buffers). */
   private ids = new Int32Array(0);
-  private vectors = new Float32Array(0);
-  private rowOf = new Map<number, number>();
+  private codes = new Int8Array(0);
   private count = 0;
-  // The graph regime: the graph and the ids it holds.
+  private rowOf = new RowMap();
+  /** Running duplicate searches hold the arrays as they were: the next change copies them first. */
+  private shared = false;
+  /** Where a small filter's codes are packed to be scanned. */
+  private packed = new Int8Array(0);
+  /** Without a fetch: the float vectors, kept here. */
+  private floats: Map<number, Float32Array> | null;
+  private readonly fetch: VectorFetch;
+  // Above the exact limit: the graph (keys: photo ids), and the ids changed while it was being built.
   private graph: Index | null = null;
-  private members: Set<number> | null = null;
-  /** Changes since the graph build began: replayed into it before it takes over. */
-  private pending: Map<number, Float32Array | null> | null = null;
+  private pending: Set<number> | null = null;
   private building: Promise<void> | null = null;
   private dirty = false;
   private closed = false;
-  /** The file this index was loaded from (and its stamp then): where prepareNeighbours saves before it views. */
-  private persisted: { file: string; stamp: () => Stamp } | null = null;
-  /** A read-only, memory-mapped view of the saved graph with a small search expansion (duplicates). */
-  private view: Index | null = null;
   private readonly exactLimit: number;
-  private readonly smallFilter: number;
-  private readonly fetch: VectorFetch | undefined;
+  /** Where load() found the index: its file beside the database, or rebuilt from SQLite. */
+  origin: 'file' | 'sqlite' | 'memory' = 'memory';
 
   constructor(
     readonly dim: number,
     options: VectorIndexOptions = {},
   ) {
     this.exactLimit = options.exactLimit ?? EXACT_LIMIT;
-    this.smallFilter = options.smallFilter ?? SMALL_FILTER;
-    this.fetch = options.fetch;
+    this.floats = options.fetch ? null : new Map();
+    const floats = this.floats;
+    this.fetch =
+      options.fetch ??
+      ((ids) => {
+        const out = new Map<number, Float32Array>();
+        for (const id of ids) {
+          const v = floats!.get(id);
+          if (v) out.set(id, v);
+        }
+        return out;
+      });
   }
 
   /**
    * The index of a model's embeddings: read from `file` in one read when its stamp matches SQLite, else rebuilt
-   * from SQLite (and saved by save()). Above the exact limit the graph is built in the background; searches are
-   * exact meanwhile.
+   * from SQLite (and saved by save()). Above the exact limit the graph is built in the background; searches scan
+   * meanwhile.
    */
   static load(
     store: LibraryStore,
@@ -263,21 +216,17 @@ export class VectorIndex {
   ): VectorIndex {
     const fetch = options.fetch ?? sqliteFetch(store, model, dim);
     const index = new VectorIndex(dim, { ...options, fetch });
-    const stamp = currentStamp(store, model, dim);
-    if (options.file) {
-      const file = options.file;
-      index.persisted = { file, stamp: () => currentStamp(store, model, dim) };
+    if (options.file && index.readFile(options.file, currentStamp(store, model, dim))) {
+      index.origin = 'file';
+      return index;
     }
-    if (options.file && index.readFile(options.file, stamp)) return index;
-    const rows = store.embeddingRows(model);
-    index.ids = new Int32Array(Math.max(1024, rows.length));
-    index.vectors = new Float32Array(index.ids.length * dim);
-    for (const { id, vector } of rows) {
+    index.origin = 'sqlite';
+    const one = new Float32Array(dim);
+    const bytes = new Uint8Array(one.buffer);
+    for (const { id, vector } of store.embeddingRows(model)) {
       if (vector.byteLength !== dim * 4) continue; // another model's size: never in this model's rows
-      const row = index.count++;
-      index.ids[row] = id;
-      index.rowOf.set(id, row);
-      new Uint8Array(index.vectors.buffer, row * dim * 4, dim * 4).set(vector);
+      bytes.set(vector);
+      index.put(id, one);
     }
     index.dirty = true;
     index.maybeBuildGraph();
@@ -285,10 +234,10 @@ export class VectorIndex {
   }
 
   get size(): number {
-    return this.graph && !this.pending ? this.members!.size : this.count;
+    return this.count;
   }
 
-  /** Whether an HNSW graph answers searches (false: the exact scan). */
+  /** Whether an HNSW graph answers unfiltered searches (false: the exact scan of the codes). */
   get approximate(): boolean {
     return this.graph !== null && this.pending === null;
   }
@@ -298,21 +247,185 @@ export class VectorIndex {
     return this.building ?? Promise.resolve();
   }
 
+  /** A photo's float vector (from the source of truth), or undefined when the index does not hold it. */
   vector(id: number): Float32Array | undefined {
-    if (this.approximate) return this.fetch?.([id]).get(id);
-    const row = this.rowOf.get(id);
-    return row === undefined ? undefined : this.vectors.slice(row * this.dim, (row + 1) * this.dim);
+    if (this.rowOf.get(id) === undefined) return undefined;
+    return this.fetch([id]).get(id);
   }
 
   upsert(id: number, v: Float32Array): void {
     if (v.length !== this.dim) throw new Error(`embedding has ${v.length} values, the index holds ${this.dim}`);
+    this.put(id, v);
+    this.maybeBuildGraph();
+  }
+
+  remove(id: number): void {
+    const row = this.rowOf.get(id);
+    if (row === undefined) return;
+    this.unshare();
     this.dirty = true;
-    this.view = null;
-    if (this.approximate) {
-      this.graphPut(id, v);
-      return;
+    this.floats?.delete(id);
+    const last = --this.count;
+    if (row !== last) {
+      const movedId = this.ids[last]!;
+      this.ids[row] = movedId;
+      this.codes.copyWithin(row * this.dim, last * this.dim, (last + 1) * this.dim);
+      this.rowOf.set(movedId, row);
     }
-    this.pending?.set(id, v.slice());
+    this.rowOf.delete(id);
+    if (this.pending) this.pending.add(id);
+    else if (this.graph) this.graph.remove(BigInt(id));
+  }
+
+  /**
+   * Adds many rows at once (building an index in bulk): `vectors` holds `ids.length` rows of `dim` values. The same
+   * as upsert for each.
+   */
+  addBatch(ids: ArrayLike<number>, vectors: Float32Array): void {
+    for (let i = 0; i < ids.length; i++) this.put(ids[i]!, vectors.subarray(i * this.dim, (i + 1) * this.dim));
+    this.maybeBuildGraph();
+  }
+
+  /**
+   * The `k` best photos by dot product with `q` (embeddings are unit vectors), among `allowed` ids when given; best
+   * first; exact scores. The codes rank candidates; their float vectors are read from SQLite a few at a time until
+   * no candidate left unread could still beat the k-th: its code's similarity plus INT8_ERROR is below it.
+   */
+  search(q: Float32Array, k: number, allowed?: Set<number>, minScore = Number.NEGATIVE_INFINITY): Hit[] {
+    if (q.length !== this.dim) throw new Error(`the query has ${q.length} values, the index holds ${this.dim}`);
+    const n = this.count;
+    if (n === 0 || k <= 0) return [];
+    const q8 = quantize(q, this.dim);
+    const norm = Math.sqrt(dot(q, 0, q, 0, this.dim)) || 1;
+    let want = Math.min(n, k + RESERVE);
+    let read = 0;
+    const seen = new Set<number>();
+    const hits: Hit[] = [];
+    for (;;) {
+      const c = allowed
+        ? this.scanFiltered(q8, want, allowed)
+        : this.approximate
+          ? this.searchGraph(q8, want)
+          : this.scan(this.codes, n, q8, want, (r) => this.ids[r]!);
+      // read the next few candidates' floats, until the k-th exact score stands above every unread code's
+      for (let step = k + 8; read < c.ids.length; step = 8) {
+        const next = c.ids.slice(read, read + step).filter((id) => !seen.has(id));
+        read = Math.min(c.ids.length, read + step);
+        for (const id of next) seen.add(id);
+        hits.push(...this.rescore(next, q));
+        hits.sort((a, b) => b.score - a.score || a.id - b.id);
+        if (read >= c.ids.length) break;
+        if (hits.length >= k && hits[k - 1]!.score / norm >= c.sims[read - 1]! + INT8_ERROR) {
+          return hits.slice(0, k).filter((h) => h.score >= minScore);
+        }
+      }
+      // every candidate read: done when there are no more to ask for
+      if (c.ids.length < want || want >= n) return hits.slice(0, k).filter((h) => h.score >= minScore);
+      want = Math.min(n, want * 4);
+    }
+  }
+
+  /**
+   * Groups of near-duplicate photos (similarity of the float vectors at least `threshold`): findNearCopies over the
+   * codes, candidates confirmed with the float vectors. Works on the codes as they are when it starts: photos
+   * indexed meanwhile are not in it (their changes copy the codes first), photos removed meanwhile may be.
+   */
+  duplicates(threshold: number, options: DuplicateOptions = {}): Promise<DuplicateGroup[]> {
+    this.shared = true;
+    const ids = this.ids;
+    const rows = { ids, codes: this.codes, count: this.count, dim: this.dim };
+    const dim = this.dim;
+    return findNearCopies(
+      rows,
+      (a, b) => {
+        const wanted = new Set<number>();
+        for (let i = 0; i < a.length; i++) wanted.add(ids[a[i]!]!).add(ids[b[i]!]!);
+        const vs = this.fetch([...wanted]);
+        return Float32Array.from(a, (ra, i) => {
+          const va = vs.get(ids[ra]!);
+          const vb = vs.get(ids[b[i]!]!);
+          return va && vb ? dot(va, 0, vb, 0, dim) : Number.NEGATIVE_INFINITY; // gone from SQLite meanwhile
+        });
+      },
+      threshold,
+      options,
+    );
+  }
+
+  // ---- search internals ----
+
+  /** usearch's exact cosine scan of `rows` packed rows of codes (offset 0): the best `k`, as `idOf(row)`. */
+  private scan(codes: Int8Array, rows: number, q8: Int8Array, k: number, idOf: (row: number) => number): Candidates {
+    const kk = Math.min(k, rows);
+    if (kk <= 0) return { ids: [], sims: [] };
+    const m = exactSearch(codes.subarray(0, rows * this.dim), q8, this.dim, kk, 'cos' as never, 1) as unknown as Found;
+    return { ids: Array.from(m.keys, (r) => idOf(Number(r))), sims: Array.from(m.distances, (d) => 1 - d) };
+  }
+
+  /** The best `want` accepted photos by their codes. */
+  private scanFiltered(q8: Int8Array, want: number, allowed: Set<number>): Candidates {
+    const n = this.count;
+    const rows: number[] = [];
+    for (const id of allowed) {
+      const r = this.rowOf.get(id);
+      if (r !== undefined) rows.push(r);
+    }
+    if (rows.length === 0) return { ids: [], sims: [] };
+    if (rows.length <= SMALL_FILTER || rows.length <= n * 0.02) {
+      // a small accepted set: packed (into a buffer kept between searches: fresh memory is slow to touch) and
+      // scanned alone
+      if (this.packed.length < rows.length * this.dim) this.packed = new Int8Array(rows.length * this.dim);
+      const packed = this.packed;
+      rows.forEach((r, i) => {
+        packed.set(this.codes.subarray(r * this.dim, (r + 1) * this.dim), i * this.dim);
+      });
+      return this.scan(packed, rows.length, q8, want, (i) => this.ids[rows[i]!]!);
+    }
+    // a large one: the best of everything, wide enough to hold `want` accepted photos (widened until it does)
+    const enough = Math.min(want, rows.length);
+    let kk = Math.min(n, Math.ceil((want * n * 1.5) / rows.length) + 16);
+    for (;;) {
+      const all = this.scan(this.codes, n, q8, kk, (r) => this.ids[r]!);
+      const got: Candidates = { ids: [], sims: [] };
+      all.ids.forEach((id, i) => {
+        if (!allowed.has(id) || got.ids.length >= want) return;
+        got.ids.push(id);
+        got.sims.push(all.sims[i]!);
+      });
+      if (got.ids.length >= enough || kk >= n) return got;
+      kk = Math.min(n, kk * 4);
+    }
+  }
+
+  private searchGraph(q8: Int8Array, want: number): Candidates {
+    const m = this.graph!.search(q8, want, 1) as unknown as Found;
+    return { ids: Array.from(m.keys, Number), sims: Array.from(m.distances, (d) => 1 - d) };
+  }
+
+  /** Exact scores from the float vectors (a photo gone from SQLite meanwhile drops out). */
+  private rescore(ids: number[], q: Float32Array): Hit[] {
+    const vs = this.fetch(ids);
+    const hits: Hit[] = [];
+    for (const id of ids) {
+      const v = vs.get(id);
+      if (v) hits.push({ id, score: dot(v, 0, q, 0, this.dim) }); // a photo gone from SQLite meanwhile drops out
+    }
+    return hits;
+  }
+
+  // ---- changes ----
+
+  /** Before a change: a running duplicates search keeps the arrays it started with. */
+  private unshare(): void {
+    if (!this.shared) return;
+    this.ids = this.ids.slice();
+    this.codes = this.codes.slice();
+    this.shared = false;
+  }
+
+  private put(id: number, v: Float32Array): void {
+    this.unshare();
+    this.dirty = true;
     let row = this.rowOf.get(id);
     if (row === undefined) {
       if (this.count === this.ids.length) this.grow();
@@ -320,182 +433,26 @@ export class VectorIndex {
       this.rowOf.set(id, row);
       this.ids[row] = id;
     }
-    this.vectors.set(v, row * this.dim);
-    this.maybeBuildGraph();
+    quantize(v, this.dim, this.codes, row);
+    this.floats?.set(id, v.slice());
+    if (this.pending) this.pending.add(id);
+    else if (this.graph) this.graphPut(id, row);
   }
 
-  remove(id: number): void {
-    this.view = null;
-    if (this.approximate) {
-      if (this.members!.delete(id)) {
-        this.graph!.remove(BigInt(id));
-        this.dirty = true;
-      }
-      return;
-    }
-    this.pending?.set(id, null);
-    const row = this.rowOf.get(id);
-    if (row === undefined) return;
-    this.dirty = true;
-    const last = --this.count;
-    if (row !== last) {
-      const movedId = this.ids[last]!;
-      this.ids[row] = movedId;
-      this.vectors.copyWithin(row * this.dim, last * this.dim, (last + 1) * this.dim);
-      this.rowOf.set(movedId, row);
-    }
-    this.rowOf.delete(id);
-  }
-
-  /** Every id and vector (exact regime only): for duplicates and tests. Null in the graph regime. */
-  rows(): { ids: Int32Array; vectors: Float32Array } | null {
-    if (this.approximate) return null;
-    return { ids: this.ids.slice(0, this.count), vectors: this.vectors.slice(0, this.count * this.dim) };
-  }
-
-  /**
-   * The graph's nearest neighbours of `v`: photo ids with approximate (int8) similarities, best first; null in the
-   * exact regime. For duplicates (findDuplicates's `graph` option), which then build no graph of their own.
-   */
-  neighbours(v: Float32Array, k: number): Neighbours | null {
-    if (!this.approximate) return null;
-    return graphNeighbours(this.view ?? this.graph!, v, this.dim, Math.min(k, this.members!.size))[0]!;
-  }
-
-  /**
-   * Prepares many neighbour searches (duplicates): saves the graph when it changed, then views the saved file
-   * (memory-mapped, no second copy in memory) with a search expansion of DUPLICATE_EXPANSION instead of the
-   * interactive search's 1024, about ten times faster a search. Any change to the index drops the view (searches
-   * go back to the live graph). False when there is no saved graph to view.
-   */
-  prepareNeighbours(): boolean {
-    if (!this.approximate || !this.persisted) return false;
-    try {
-      const { file, stamp } = this.persisted;
-      this.save(file, stamp());
-      const header = readHeader(readFileSync(file));
-      if (!header?.graphFile) return false;
-      const view = newGraph(this.dim, DUPLICATE_EXPANSION);
-      view.view(path.join(path.dirname(file), header.graphFile));
-      if (view.size() !== this.members!.size) return false;
-      this.view = view;
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** The ids in the index. */
-  idList(): number[] {
-    return this.approximate ? [...this.members!] : Array.from(this.ids.subarray(0, this.count));
-  }
-
-  /** The `k` best photos by dot product with `q`, among `allowed` ids when given; best first. */
-  search(q: Float32Array, k: number, allowed?: Set<number>, minScore = Number.NEGATIVE_INFINITY): Hit[] {
-    if (q.length !== this.dim) throw new Error(`the query has ${q.length} values, the index holds ${this.dim}`);
-    const hits = this.approximate ? this.searchGraph(q, k, allowed) : this.searchExact(q, k, allowed);
-    return hits.filter((h) => h.score >= minScore);
-  }
-
-  private searchExact(q: Float32Array, k: number, allowed?: Set<number>): Hit[] {
-    const n = this.count;
-    if (n === 0 || k <= 0) return [];
-    if (!allowed) return simdTop(this.vectors, n, q, k).map((h) => ({ id: this.ids[h.row]!, score: h.score }));
-    const rows: number[] = [];
-    for (const id of allowed) {
-      const r = this.rowOf.get(id);
-      if (r !== undefined) rows.push(r);
-    }
-    if (rows.length === 0) return [];
-    if (rows.length <= n * 0.2) {
-      // A small accepted set: packed and scanned alone.
-      const packed = new Float32Array(rows.length * this.dim);
-      rows.forEach((r, i) => {
-        packed.set(this.vectors.subarray(r * this.dim, (r + 1) * this.dim), i * this.dim);
-      });
-      return simdTop(packed, rows.length, q, k).map((h) => ({ id: this.ids[rows[h.row]!]!, score: h.score }));
-    }
-    // A large one: the exact top of everything, wide enough to hold k accepted hits (widened until it does).
-    let kk = Math.min(n, Math.ceil((k * n * 2) / rows.length) + 16);
-    for (;;) {
-      const got = simdTop(this.vectors, n, q, kk)
-        .map((h) => ({ id: this.ids[h.row]!, score: h.score }))
-        .filter((h) => allowed.has(h.id));
-      if (got.length >= k || kk >= n) return got.slice(0, k);
-      kk = Math.min(n, kk * 4);
-    }
-  }
-
-  private searchGraph(q: Float32Array, k: number, allowed?: Set<number>): Hit[] {
-    const members = this.members!;
-    const n = members.size;
-    if (n === 0 || k <= 0) return [];
-    let accepted: number[] | null = null;
-    if (allowed) {
-      accepted = [];
-      for (const id of allowed) if (members.has(id)) accepted.push(id);
-      if (accepted.length === 0) return [];
-      if (accepted.length <= this.smallFilter && this.fetch) return this.exactOver(accepted, q, k);
-    }
-    const share = accepted ? accepted.length / n : 1;
-    // Candidates from the graph (oversampled: int8 scores are close, not exact), re-scored exactly.
-    // a filter needs more candidates than its share alone implies: its photos lie anywhere in the graph
-    let kk = Math.min(n, Math.ceil(Math.max(4 * k, k + 48) / share) * (accepted ? 4 : 1));
-    for (;;) {
-      const m = this.graph!.search(q, kk, 1) as { keys: BigUint64Array; distances: Float32Array };
-      let cands: Hit[] = [];
-      for (let i = 0; i < m.keys.length; i++) {
-        const id = Number(m.keys[i]);
-        if (!allowed || allowed.has(id)) cands.push({ id, score: 1 - m.distances[i]! });
-      }
-      if (cands.length >= k || kk >= n) {
-        cands = this.rescore(cands, q);
-        return cands.slice(0, k);
-      }
-      if (kk >= 4096 && accepted && this.fetch) return this.exactOver(accepted, q, k);
-      kk = Math.min(n, kk * 4);
-    }
-  }
-
-  /** Exact scores from SQLite's float vectors (when there is a source), best first. */
-  private rescore(cands: Hit[], q: Float32Array): Hit[] {
-    if (this.fetch && cands.length > 0) {
-      const vs = this.fetch(cands.map((c) => c.id));
-      for (const c of cands) {
-        const v = vs.get(c.id);
-        if (v) c.score = dot(v, 0, q, 0, this.dim);
-      }
-    }
-    return cands.sort((a, b) => b.score - a.score || a.id - b.id);
-  }
-
-  /** The exact top k among these ids, their vectors read from SQLite. */
-  private exactOver(ids: number[], q: Float32Array, k: number): Hit[] {
-    const vs = this.fetch!(ids);
-    const packed = new Float32Array(vs.size * this.dim);
-    const order: number[] = [];
-    for (const [id, v] of vs) {
-      packed.set(v, order.length * this.dim);
-      order.push(id);
-    }
-    return simdTop(packed, order.length, q, k).map((h) => ({ id: order[h.row]!, score: h.score }));
-  }
-
-  private graphPut(id: number, v: Float32Array): void {
+  private graphPut(id: number, row: number): void {
     const key = BigInt(id);
-    if (this.members!.has(id)) this.graph!.remove(key);
-    this.graph!.add(key, v, 1);
-    this.members!.add(id);
+    if (this.graph!.contains(key)) this.graph!.remove(key);
+    this.graph!.add(key, this.codes.slice(row * this.dim, (row + 1) * this.dim), 1);
   }
 
   private grow(): void {
-    const cap = Math.max(1024, this.ids.length * 2);
+    const cap = Math.max(1024, Math.ceil(this.ids.length * 1.5));
     const ids = new Int32Array(cap);
     ids.set(this.ids);
-    const vectors = new Float32Array(cap * this.dim);
-    vectors.set(this.vectors);
+    const codes = new Int8Array(cap * this.dim);
+    codes.set(this.codes);
     this.ids = ids;
-    this.vectors = vectors;
+    this.codes = codes;
   }
 
   /** Above the exact limit, starts building the graph in slices; the exact scan answers meanwhile. */
@@ -509,19 +466,22 @@ export class VectorIndex {
 
   private async buildGraph(): Promise<void> {
     const graph = newGraph(this.dim);
-    this.pending = new Map();
-    // The rows as they are now: later changes are in `pending`.
+    this.graph = graph;
+    this.pending = new Set();
+    // the rows as they are now (a snapshot: changes meanwhile are in `pending`)
+    this.shared = true;
     const n = this.count;
-    const ids = this.ids.slice(0, n);
-    const vectors = this.vectors.slice(0, n * this.dim);
-    const keys = BigUint64Array.from(ids, (id) => BigInt(id));
+    const ids = this.ids;
+    const codes = this.codes;
+    const keys = BigUint64Array.from(ids.subarray(0, n), (id) => BigInt(id));
     try {
       let slice = 8;
       for (let o = 0; o < n; ) {
-        if (this.closed) return;
+        if (this.closed) throw new Error('the index was closed');
         const m = Math.min(slice, n - o);
         const t = performance.now();
-        graph.add(keys.subarray(o, o + m), vectors.subarray(o * this.dim, (o + m) * this.dim), 0);
+        // copies: usearch reads a matrix from the start of its buffer
+        graph.add(keys.slice(o, o + m), codes.slice(o * this.dim, (o + m) * this.dim), 0);
         const ms = performance.now() - t;
         o += m;
         // slices sized by their time: about BUILD_SLICE_MS of blocking each
@@ -529,22 +489,16 @@ export class VectorIndex {
         else if (ms > BUILD_SLICE_MS * 2 && slice > 1) slice >>= 1;
         await tick();
       }
-      this.graph = graph;
-      this.members = new Set(ids);
-      for (const [id, v] of this.pending) {
-        if (v) this.graphPut(id, v);
-        else if (this.members.delete(id)) graph.remove(BigInt(id));
-      }
+      const changed = this.pending;
       this.pending = null;
+      for (const id of changed) {
+        const row = this.rowOf.get(id);
+        if (row !== undefined) this.graphPut(id, row);
+        else if (graph.contains(BigInt(id))) graph.remove(BigInt(id));
+      }
       this.dirty = true; // the graph is worth saving: the next start needs no build
-      // the float copy goes: the graph regime holds no vector in JavaScript
-      this.ids = new Int32Array(0);
-      this.vectors = new Float32Array(0);
-      this.rowOf = new Map();
-      this.count = 0;
     } catch (e) {
       this.graph = null;
-      this.members = null;
       this.pending = null;
       throw e;
     }
@@ -559,9 +513,7 @@ export class VectorIndex {
   save(file: string, stamp: Stamp): void {
     if (!this.dirty) return;
     mkdirSync(path.dirname(file), { recursive: true });
-    const header: FileHeader = { version: FILE_VERSION, mode: this.approximate ? 'graph' : 'exact', ...stamp };
-    const ids = this.approximate ? Int32Array.from(this.members!) : this.ids.subarray(0, this.count);
-    header.count = ids.length;
+    const header: FileHeader = { version: FILE_VERSION, ...stamp, count: this.count };
     let graphFile: string | undefined;
     if (this.approximate) {
       graphFile = `${path.basename(file)}.${randomBytes(6).toString('hex')}.usearch`;
@@ -580,11 +532,8 @@ export class VectorIndex {
       len.writeUInt32LE(json.length + pad);
       writeSync(fd, len);
       writeSync(fd, Buffer.concat([json, Buffer.alloc(pad, 0x20)]));
-      writeSync(fd, new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength));
-      if (!this.approximate) {
-        const v = this.vectors.subarray(0, this.count * this.dim);
-        writeSync(fd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-      }
+      writeAll(fd, new Uint8Array(this.ids.buffer, 0, this.count * 4));
+      writeAll(fd, new Uint8Array(this.codes.buffer, 0, this.count * this.dim));
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -597,97 +546,74 @@ export class VectorIndex {
         try {
           rmSync(path.join(path.dirname(file), name), { force: true });
         } catch {
-          // still mapped by a view (Windows): removed by a later save
+          // in use elsewhere (Windows): removed by a later save
         }
       }
     }
     this.dirty = false;
   }
 
-  /** Reads the file when it matches `stamp` exactly; false (nothing read) when missing, damaged or stale. */
-  private readFile(file: string, stamp: Stamp | null): boolean {
-    let buf: Buffer;
+  /** Reads the file when it matches `stamp` exactly; false (nothing kept) when missing, damaged or stale. */
+  private readFile(file: string, stamp: Stamp): boolean {
+    let fd: number;
     try {
-      buf = readFileSync(file);
+      fd = openSync(file, 'r');
     } catch {
       return false;
     }
     try {
-      if (buf.length < 4) return false;
-      const hl = buf.readUInt32LE(0);
-      if (4 + hl > buf.length) return false;
-      const header = JSON.parse(buf.subarray(4, 4 + hl).toString('utf8')) as FileHeader;
+      const size = fstatSync(fd).size;
+      const len = Buffer.alloc(4);
+      if (size < 4 || readSync(fd, len, 0, 4, 0) !== 4) return false;
+      const hl = len.readUInt32LE(0);
+      if (4 + hl > size || hl > 1 << 20) return false;
+      const hb = Buffer.alloc(hl);
+      readAll(fd, hb, 4);
+      const header = JSON.parse(hb.toString('utf8')) as FileHeader;
       if (header.version !== FILE_VERSION || header.dim !== this.dim) return false;
       if (
-        stamp &&
-        (header.model !== stamp.model ||
-          header.dim !== stamp.dim ||
-          header.count !== stamp.count ||
-          header.generation !== stamp.generation)
+        header.model !== stamp.model ||
+        header.generation !== stamp.generation ||
+        !Number.isSafeInteger(header.count) ||
+        header.count < 0
       ) {
         return false;
       }
       const n = header.count;
       const start = 4 + hl;
-      const body = header.mode === 'exact' ? n * 4 + n * this.dim * 4 : n * 4;
-      if (buf.length !== start + body) return false;
-      const ids = new Int32Array(n);
-      new Uint8Array(ids.buffer).set(buf.subarray(start, start + n * 4));
-      if (header.mode === 'graph') {
-        if (n <= this.exactLimit) return false; // small enough for the exact scan again: rebuilt as one
-        if (!header.graphFile || path.basename(header.graphFile) !== header.graphFile) return false;
+      if (size !== start + n * 4 + n * this.dim) return false;
+      const cap = Math.max(1024, n);
+      const ids = new Int32Array(cap);
+      const codes = new Int8Array(cap * this.dim);
+      readAll(fd, new Uint8Array(ids.buffer, 0, n * 4), start);
+      readAll(fd, new Uint8Array(codes.buffer, 0, n * this.dim), start + n * 4);
+      let graph: Index | null = null;
+      if (n > this.exactLimit && header.graphFile) {
+        if (path.basename(header.graphFile) !== header.graphFile) return false;
         const gf = path.join(path.dirname(file), header.graphFile);
-        if (statSync(gf, { throwIfNoEntry: false })?.size !== header.graphBytes) return false;
-        const graph = newGraph(this.dim);
-        graph.load(gf);
-        if (graph.size() !== n || graph.dimensions() !== this.dim) return false;
-        this.graph = graph;
-        this.members = new Set(ids);
-        return true;
+        if (statSync(gf, { throwIfNoEntry: false })?.size === header.graphBytes) {
+          graph = newGraph(this.dim);
+          graph.load(gf);
+          if (graph.size() !== n || graph.dimensions() !== this.dim) graph = null; // built again below
+        }
       }
-      this.ids = new Int32Array(Math.max(1024, n));
-      this.ids.set(ids);
-      this.vectors = new Float32Array(this.ids.length * this.dim);
-      new Uint8Array(this.vectors.buffer, 0, n * this.dim * 4).set(buf.subarray(start + n * 4));
+      const rowOf = new RowMap();
+      for (let r = 0; r < n; r++) {
+        if (rowOf.get(ids[r]!) !== undefined) return false; // an id twice: damaged
+        rowOf.set(ids[r]!, r);
+      }
+      this.ids = ids;
+      this.codes = codes;
       this.count = n;
-      for (let r = 0; r < n; r++) this.rowOf.set(ids[r]!, r);
-      this.maybeBuildGraph();
+      this.rowOf = rowOf;
+      this.graph = graph;
+      if (!graph) this.maybeBuildGraph();
       return true;
     } catch {
-      this.graph = null;
-      this.members = null;
-      this.count = 0;
-      this.rowOf = new Map();
       return false;
+    } finally {
+      closeSync(fd);
     }
-  }
-
-  /**
-   * Adds many rows at once (building an index in bulk, the benchmark): `vectors` holds `ids.length` rows of `dim`
-   * values. The same as upsert for each.
-   */
-  addBatch(ids: ArrayLike<number>, vectors: Float32Array): void {
-    for (let i = 0; i < ids.length; i++) this.upsert(ids[i]!, vectors.subarray(i * this.dim, (i + 1) * this.dim));
-  }
-
-  /**
-   * An index persisted with save(), opened without SQLite (the benchmark, tools): null when the file is missing or
-   * damaged. Re-scoring and vector(id) in the graph regime use `options.fetch` when given.
-   */
-  static fromFile(file: string, dim: number, options: VectorIndexOptions = {}): VectorIndex | null {
-    const index = new VectorIndex(dim, options);
-    if (!index.readFile(file, null)) return null;
-    const header = readHeader(readFileSync(file))!;
-    const stamp: Stamp = { model: header.model, dim, count: header.count, generation: header.generation };
-    index.persisted = { file, stamp: () => stamp };
-    return index;
-  }
-
-  /** All-pairs near-duplicate groups (exact regime): the old method, kept as a reference. */
-  duplicateGroups(threshold: number): DuplicateGroup[] {
-    const rows = this.rows();
-    if (!rows) throw new Error('all-pairs duplicates need the exact regime: use findDuplicates');
-    return allPairsDuplicates(rows.ids, rows.vectors, this.dim, threshold);
   }
 
   /** Stops a background build (the library is closing). */
@@ -696,31 +622,38 @@ export class VectorIndex {
   }
 }
 
+function readAll(fd: number, into: Uint8Array, position: number): void {
+  for (let at = 0; at < into.length; ) {
+    const got = readSync(fd, into, at, Math.min(1 << 30, into.length - at), position + at);
+    if (got <= 0) throw new Error('the index file ended early');
+    at += got;
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, Math.min(1 << 30, bytes.length - at));
+}
+
 /** Where a model's index file lives: `<home>/cache/vectors-<model>.index` (the graph beside it). */
 export const vectorFileFor = (home: string, model: string) =>
   path.join(home, 'cache', `vectors-${model.replace(/[^A-Za-z0-9._-]/g, '_')}.index`);
 
-/** What the file must match: the model, its size, the number of embedded photos and the generation counter. */
+/** What the file must match: the model, its size and the generation counter. */
 export function currentStamp(store: LibraryStore, model: string, dim: number): Stamp {
-  const { n } = store.db
-    .prepare<[string], { n: number }>(
-      'SELECT count(*) AS n FROM photos p JOIN embeddings e ON e.hash = p.hash AND e.model = ?',
-    )
-    .get(model)!;
-  return { model, dim, count: n, generation: store.setting(GENERATION_KEY) ?? '0' };
+  return { model, dim, generation: store.setting(GENERATION_KEY) ?? '0' };
 }
 
-/** Float vectors of photo ids, read from SQLite. */
+/** Float vectors of photo ids, read from SQLite in one statement (about 50 µs a photo here: read only as needed). */
 export function sqliteFetch(store: LibraryStore, model: string, dim: number): VectorFetch {
+  const some = store.db.prepare<[string, string], { id: number; vector: Buffer }>(
+    'SELECT p.id AS id, e.vector AS vector FROM photos p JOIN embeddings e ON e.hash = p.hash AND e.model = ? WHERE p.id IN (SELECT value FROM json_each(?))',
+  );
   return (ids) => {
     const out = new Map<number, Float32Array>();
     if (ids.length === 0) return out;
-    const rows = store.db
-      .prepare<[string, string], { id: number; vector: Buffer }>(
-        'SELECT p.id AS id, e.vector AS vector FROM photos p JOIN embeddings e ON e.hash = p.hash AND e.model = ? WHERE p.id IN (SELECT value FROM json_each(?))',
-      )
-      .all(model, JSON.stringify(ids));
-    for (const r of rows) if (r.vector.byteLength === dim * 4) out.set(r.id, blobToFloats(r.vector, dim));
+    for (const r of some.all(model, JSON.stringify(ids))) {
+      if (r.vector.byteLength === dim * 4) out.set(r.id, blobToFloats(r.vector, dim));
+    }
     return out;
   };
 }

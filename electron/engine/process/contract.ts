@@ -76,7 +76,13 @@ export interface EngineMethods {
   libErrors(): R<{ path: string; code: string; message: string }[]>;
   libPhoto(args: { photoId: number }): R<{ row: PhotoRow; tags: PhotoTag[]; candidates: PhotoTag[] }>;
   libSearch(args: EngineSearch): R<SearchHit[]>;
+  /**
+   * Progress as duplicatesProgress events; one search at a time: a newer call cancels the one running. A cancelled
+   * search fails with code 'cancelled' ("finding duplicates was cancelled").
+   */
   libDuplicates(args: { threshold: number }): R<{ photos: SearchHit[]; similarity: number }[]>;
+  /** Cancels the running duplicates search; false when none was running. */
+  libDuplicatesCancel(): R<boolean>;
   libThumbnail(args: { photoId: number }): R<string | null>;
   tagsAdd(args: { photoId: number; tag: string }): R<null>;
   tagsRemove(args: { photoId: number; tag: string }): R<null>;
@@ -106,5 +112,7 @@ export interface EngineEvents {
   /** New text of an answer being written: one token or a few that came within milliseconds (`count`). */
   chatToken(e: { conversationId: number; token: string; count: number }): void;
   libraryProgress(p: IndexProgress): void;
+  /** The running duplicates search (libDuplicates): `done` of `total` steps. */
+  duplicatesProgress(p: AppEvents['library.duplicatesProgress']): void;
   modelsProgress(p: AppEvents['models.progress']): void;
 }

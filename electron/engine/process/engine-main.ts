@@ -98,6 +98,43 @@ const answer = <T>(conversationId: number, fn: () => Promise<T>) =>
     }
   });
 
+/**
+ * The duplicates search running now. One at a time: a newer request cancels the older (the person changed the
+ * threshold, or a reloaded window asked again: a refusal would keep it waiting on a search it can no longer see
+ * or cancel), so two never compete for the CPU. The window itself asks again only after its last search ended.
+ */
+let duplicatesJob: AbortController | null = null;
+/** Progress events of a duplicates search at most this often (the first and the last always). */
+const DUPLICATES_PROGRESS_MS = 100;
+
+function findDuplicates(threshold: number) {
+  return result(async () => {
+    duplicatesJob?.abort();
+    const job = new AbortController();
+    duplicatesJob = job;
+    let last = Number.NEGATIVE_INFINITY;
+    const progress = (done: number, total: number) => {
+      if (job.signal.aborted) return; // a cancelled or replaced search says nothing more
+      const now = performance.now();
+      if (done < total && now - last < DUPLICATES_PROGRESS_MS) return;
+      last = now;
+      void rpc.duplicatesProgress.asEvent({ done, total });
+    };
+    try {
+      return await lib().duplicates(threshold, progress, job.signal);
+    } catch (err) {
+      // DuplicatesCancelled ("finding duplicates was cancelled"): the person asked for it, so a code the window
+      // can tell from a failure; the library closing (shutdown) cancels the same way.
+      if ((err as Error)?.name === 'AbortError') {
+        throw Object.assign(new Error((err as Error).message), { code: 'cancelled' });
+      }
+      throw err;
+    } finally {
+      if (duplicatesJob === job) duplicatesJob = null;
+    }
+  });
+}
+
 const methods: EngineMethods = {
   ping: () => result(() => ({ pid: process.pid })),
   // chat
@@ -165,7 +202,13 @@ const methods: EngineMethods = {
         ...(a.limit ? { limit: a.limit } : {}),
       });
     }),
-  libDuplicates: (a) => result(() => lib().duplicates(a.threshold)),
+  libDuplicates: (a) => findDuplicates(a.threshold),
+  libDuplicatesCancel: () =>
+    result(() => {
+      const job = duplicatesJob;
+      job?.abort();
+      return job !== null;
+    }),
   libThumbnail: (a) => result(() => lib().thumbnailOf(a.photoId)),
   tagsAdd: (a) => done(() => lib().addTag(a.photoId, a.tag)),
   tagsRemove: (a) => done(() => lib().removeTag(a.photoId, a.tag)),
@@ -227,6 +270,7 @@ const methods: EngineMethods = {
   shutdown: () =>
     result(async () => {
       for (const d of downloads.values()) d.abort();
+      duplicatesJob?.abort();
       library?.close();
       await chat.close();
       db.close();

@@ -145,6 +145,7 @@ export class EngineSupervisor {
     const events: EngineEvents = {
       chatToken: (e) => this.o.events?.chatToken?.(e),
       libraryProgress: (p) => this.o.events?.libraryProgress?.(p),
+      duplicatesProgress: (p) => this.o.events?.duplicatesProgress?.(p),
       modelsProgress: (p) => this.o.events?.modelsProgress?.(p),
     };
     const rpc = createBirpc<EngineMethods, EngineEvents>(events, {

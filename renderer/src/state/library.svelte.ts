@@ -25,6 +25,7 @@ export const BROWSE_LIMIT = 200_000;
 
 export type ModelProgress = AppEvents['models.progress'];
 export type DuplicateGroup = ChannelResult<'library.duplicates'>[number];
+export type DuplicatesProgress = AppEvents['library.duplicatesProgress'];
 export type IndexError = ChannelResult<'library.errors'>[number];
 type SearchArg = ChannelArg<'library.search'>;
 
@@ -248,6 +249,12 @@ export class LibraryState {
   duplicates = $state.raw<DuplicateGroup[] | null>(null);
   duplicateThreshold = $state(0.95);
   findingDuplicates = $state(false);
+  /** How far the running search is (null until its first `library.duplicatesProgress` event). */
+  duplicatesProgress = $state.raw<DuplicatesProgress | null>(null);
+  /** Cancel was asked for; the search's own reply ends it. */
+  cancellingDuplicates = $state(false);
+  /** A calm word about the last search (it was cancelled): news, not an error. */
+  duplicatesNotice = $state<string | null>(null);
 
   // settings
   tagThreshold = $state<number | null>(null);
@@ -278,6 +285,9 @@ export class LibraryState {
   constructor(readonly api: Api) {
     this.unsubscribe = [
       api.on('library.progress', (p) => this.onProgress(p)),
+      api.on('library.duplicatesProgress', (p) => {
+        if (this.findingDuplicates) this.duplicatesProgress = p;
+      }),
       api.on('models.progress', (p) => {
         if (p.id === CLIP_MODEL) this.download = p;
       }),
@@ -531,15 +541,39 @@ export class LibraryState {
 
   // ---- duplicates ----
 
+  /**
+   * Looks for near-duplicates; progress comes as `library.duplicatesProgress` events. One search at a time from
+   * here: while one runs, a second request is refused (the button is Cancel then). The engine, for its part, lets a
+   * newer search replace an older one (another window's, a reloaded one's): this one then ends as cancelled.
+   */
   async findDuplicates(): Promise<void> {
+    if (this.findingDuplicates) return;
     const threshold = Math.min(1, Math.max(0.5, this.duplicateThreshold));
     this.findingDuplicates = true;
+    this.cancellingDuplicates = false;
+    this.duplicatesProgress = null;
+    this.duplicatesNotice = null;
     try {
-      const groups = await this.attempt(() => this.api.call('library.duplicates', { threshold }));
-      if (groups) this.duplicates = groups;
+      this.duplicates = await this.api.call('library.duplicates', { threshold });
+    } catch (err) {
+      // Cancelled: what the person asked for; the groups found before stay as they were.
+      if (err instanceof ApiError && err.code === 'cancelled')
+        this.duplicatesNotice = 'Stopped looking for duplicates.';
+      else this.error = messageOf(err);
     } finally {
       this.findingDuplicates = false;
+      this.cancellingDuplicates = false;
+      this.duplicatesProgress = null;
     }
+  }
+
+  /** Stops the running search; its reply (code 'cancelled') puts the view back as it was. */
+  async cancelDuplicates(): Promise<void> {
+    if (!this.findingDuplicates || this.cancellingDuplicates) return;
+    this.cancellingDuplicates = true;
+    const running = await this.attempt(() => this.api.call('library.cancelDuplicates'));
+    // Not running any more (its answer is on the way), or the call failed: Cancel may be pressed again.
+    if (!running && this.findingDuplicates) this.cancellingDuplicates = false;
   }
 
   // ---- the tag threshold ----
