@@ -6,7 +6,7 @@
 // With --prepackaged electron-builder copies no files: its `files` filters and `afterPack` hooks never run. Which
 // binaries an installer carries is therefore settled when Forge packages the app (packaging/natives.ts's rules,
 // applied by forge.config.ts for the platform, arch and GLANCE_LLAMA_BACKENDS being packaged); this config names
-// the installers, their update feed and, through the same target, their flavour.
+// the installers and, through the same target, their flavour (no update feed: see UPDATE_FEED).
 import type { Configuration } from 'electron-builder';
 import { flavour, type Target, targetFor } from './packaging/natives.ts';
 
@@ -24,32 +24,16 @@ export const EXECUTABLE_NAME = 'glance';
  */
 export const DESKTOP_NAME = `${APP_ID}.desktop`;
 
-/** Where releases are served from; a placeholder until there is a server (set GLANCE_UPDATE_URL). */
-export const UPDATE_URL_PLACEHOLDER = 'https://updates.glance.invalid';
-
-/** electron-builder's `${os}` names. */
-const BUILDER_OS: Record<string, string> = { darwin: 'mac', linux: 'linux', win32: 'win' };
+/**
+ * No update feed: nothing in the app reads one yet (no electron-updater, no signed releases, no server), and a
+ * half-configured feed is worse than none — the generated app-update.yml named no publisher, so a Windows signature
+ * check would have been skipped. Glance updates by installing a newer version until updates verify themselves
+ * (README, Security: "Updates"). The installers are built with `publish: null` and no app-update.yml is written.
+ */
+export const UPDATE_FEED = null;
 
 /** This machine, with the backends GLANCE_LLAMA_BACKENDS asks for. */
 export const hostTarget = (): Target => targetFor(process.platform, process.arch);
-
-/**
- * The generic-provider feed an installed app polls: one folder per platform, arch and flavour, so that an arm64 Mac
- * never reads the x64 Mac's latest-mac.yml and a CUDA build only updates to CUDA builds.
- */
-export function updateFeed(
-  t: Target,
-  base: string = process.env.GLANCE_UPDATE_URL || UPDATE_URL_PLACEHOLDER,
-): { provider: 'generic'; url: string } {
-  const os = BUILDER_OS[t.platform] ?? t.platform;
-  return { provider: 'generic', url: `${base.replace(/\/+$/, '')}/${os}/${t.arch}${flavour(t)}` };
-}
-
-/** The app-update.yml electron-updater reads from the resources folder (electron-builder writes it only when it packs). */
-export function appUpdateYml(t: Target): string {
-  const feed = updateFeed(t);
-  return `provider: ${feed.provider}\nurl: ${feed.url}\nupdaterCacheDirName: ${EXECUTABLE_NAME}-updater\n`;
-}
 
 /** Where `electron-forge package` leaves the app for a target (what --prepackaged takes). */
 export function prepackagedPath(t: Target, outDir = 'out'): string {
@@ -65,7 +49,7 @@ export function builderConfig(t: Target = hostTarget()): Configuration {
     directories: { output: 'out/make' },
     // e.g. Glance-0.1.0-linux-x64.AppImage, Glance-0.1.0-win-x64-cuda.exe
     artifactName: `\${productName}-\${version}-\${os}-\${arch}${flavour(t)}.\${ext}`,
-    publish: updateFeed(t),
+    publish: UPDATE_FEED, // no update feed: see UPDATE_FEED
     linux: {
       target: ['AppImage', 'deb'],
       syncDesktopName: true, // the .desktop file is named after package.json's desktopName (DESKTOP_NAME)

@@ -7,14 +7,14 @@
 // (electron/forge#3738). Forge then rebuilds better-sqlite3 for Electron's ABI (the other bindings are N-API),
 // the prune hook drops other platforms' and unwanted backends' binaries, and asar keeps every native file outside
 // the archive.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FuseV1Options, FuseVersion } from '@electron/fuses';
 import { FusesPlugin } from '@electron-forge/plugin-fuses';
 import { VitePlugin } from '@electron-forge/plugin-vite';
 import type { ForgeConfig } from '@electron-forge/shared-types';
-import { APP_ID, appUpdateYml, EXECUTABLE_NAME, PRODUCT_NAME } from './electron-builder.config.ts';
+import { APP_ID, EXECUTABLE_NAME, PRODUCT_NAME } from './electron-builder.config.ts';
 import {
   ASAR_UNPACK,
   appIgnore,
@@ -49,10 +49,6 @@ const config: ForgeConfig = {
       if (shipped.missing.length) {
         throw new Error(`packages the app needs are not installed (run npm ci): ${shipped.missing.join(', ')}`);
       }
-    },
-    packageAfterCopy: async (_config, buildPath, _electronVersion, platform, arch) => {
-      // electron-builder writes app-update.yml only when it packs the app itself, never with --prepackaged
-      writeFileSync(path.join(path.dirname(buildPath), 'app-update.yml'), appUpdateYml(targetFor(platform, arch)));
     },
     packageAfterPrune: async (_config, buildPath, _electronVersion, platform, arch) => {
       const target = targetFor(platform, arch);

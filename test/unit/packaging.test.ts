@@ -27,12 +27,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EngineChild, EngineSupervisor } from '../../electron/engine/process/supervisor.ts';
 import builderConfig, {
   APP_ID,
-  appUpdateYml,
   builderConfig as builderConfigFor,
   DESKTOP_NAME,
   EXECUTABLE_NAME,
   prepackagedPath,
-  updateFeed,
 } from '../../electron-builder.config.ts';
 import forgeConfig from '../../forge.config.ts';
 import { decodeHeif } from '../../native-models/clip/heif.ts';
@@ -283,7 +281,6 @@ describe('per-platform binaries', () => {
     ]);
     expect(() => backendsFromEnv('linux', 'x64', 'rocm')).toThrow(/unknown backend rocm/);
     expect(prepackagedPath(t)).toBe('out/Glance-linux-x64');
-    expect(updateFeed(t, 'https://example.org/glance/').url).toBe('https://example.org/glance/linux/x64-cuda');
     expect(builderConfigFor(t).artifactName).toMatch(/\$\{arch\}-cuda\.\$\{ext\}$/);
   });
 
@@ -307,7 +304,7 @@ describe('per-platform binaries', () => {
 });
 
 describe('electron-builder config', () => {
-  it('is valid for electron-builder 26 and names the installers and the update feed', async () => {
+  it('is valid for electron-builder 26, names the installers and publishes no update feed (none is read yet)', async () => {
     const { validateConfiguration } = require('app-builder-lib/out/util/config/config.js') as {
       validateConfiguration: (c: unknown, log: unknown) => Promise<void>;
     };
@@ -319,13 +316,16 @@ describe('electron-builder config', () => {
       linux: { target: ['AppImage', 'deb'] },
       mac: { target: ['dmg'] },
       win: { target: ['nsis'] },
-      publish: { provider: 'generic' },
     });
+    expect(builderConfig.publish).toBeNull();
     const t = targetFor('darwin', 'arm64', '');
     expect(prepackagedPath(t)).toBe('out/Glance-darwin-arm64/Glance.app');
-    expect(appUpdateYml(t)).toMatch(
-      /^provider: generic\nurl: https:\/\/.+\/mac\/arm64\nupdaterCacheDirName: glance-updater\n$/,
-    );
+    // nothing writes an app-update.yml into the packaged app, and no app code loads an updater
+    expect(readFileSync(path.join(root, 'forge.config.ts'), 'utf8')).not.toMatch(/app-update\.yml/);
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    expect(Object.keys(pkg.dependencies ?? {})).not.toContain('electron-updater');
   });
 });
 
