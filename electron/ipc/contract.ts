@@ -5,6 +5,7 @@
 // Rule: nothing here carries a file path from the renderer. Photos are ids, images are bytes (dropped or pasted)
 // or library photo ids, folders are chosen in a native dialog by the main process, models are catalog ids.
 import * as v from 'valibot';
+import { acceleratorProblem } from '../../common/accelerator.ts';
 import type { ErrorInfo, Result } from './result.ts';
 
 const id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
@@ -258,7 +259,17 @@ const regenerateArg = v.strictObject({ conversationId: id, model: modelChoice })
 const editArg = v.strictObject({ conversationId: id, messageId: id, text: text(32_000), model: modelChoice });
 const modelArg = v.strictObject({ id: catalogId });
 const settingsArg = v.strictObject({
-  hotkey: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9+ ]{1,40}$/))),
+  /** A global shortcut is taken from every app: a modifier and one key, nothing typed, nothing the system keeps. */
+  hotkey: v.optional(
+    v.pipe(
+      v.string(),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return;
+        const problem = acceleratorProblem(dataset.value);
+        if (problem) addIssue({ message: problem });
+      }),
+    ),
+  ),
   threads: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256)))),
   gpuLayers: v.optional(v.union([v.literal('auto'), v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(999))])),
   chatModel: v.optional(v.nullable(catalogId)),

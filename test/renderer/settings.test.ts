@@ -124,21 +124,56 @@ describe('SettingsView', () => {
     expect(calls.some((c) => c.channel === 'settings.set')).toBe(false);
   });
 
+  it('says why a shortcut it will not take from every app is refused, and does not save it', async () => {
+    const { calls } = setup();
+    const hotkey = (await screen.findByLabelText('Screenshot-and-ask hotkey')) as HTMLInputElement;
+    const error = document.getElementById('settings-hotkey-error')!;
+    const save = screen.getByRole('button', { name: 'Save' }) as HTMLButtonElement;
+    for (const [typed, said] of [
+      ['A', 'A alone would be taken from every app: add a modifier, such as CommandOrControl+Shift+A.'],
+      [
+        'Shift+A',
+        'Shift+A is typing, not a shortcut (Shift with A types or selects in every app): add CommandOrControl, Alt or Super.',
+      ],
+      ['Alt+F4', 'Alt+F4 is reserved by the system: it closes the active window on Windows and Linux.'],
+      ['Command+Q', 'Command+Q is reserved by the system: it quits the app in front on macOS.'],
+    ] as const) {
+      await fireEvent.input(hotkey, { target: { value: typed } });
+      expect(error.textContent?.trim(), typed).toBe(said);
+      expect(hotkey.getAttribute('aria-invalid')).toBe('true');
+      expect(hotkey.getAttribute('aria-describedby')?.split(' ')).toContain(error.id);
+      expect(save.disabled).toBe(true);
+      // a submit that gets past the disabled button (Enter in the field) sends nothing either
+      await fireEvent.submit(hotkey.form!);
+    }
+    expect(calls.some((c) => c.channel === 'settings.set')).toBe(false);
+
+    // a good one clears the message and saves
+    await fireEvent.input(hotkey, { target: { value: 'CommandOrControl+Shift+2' } });
+    expect(error.textContent?.trim()).toBe('');
+    expect(hotkey.getAttribute('aria-invalid')).toBeNull();
+    await fireEvent.click(save);
+    await screen.findByText('Saved.');
+    expect(calls.filter((c) => c.channel === 'settings.set').map((c) => c.arg)).toEqual([
+      { hotkey: 'CommandOrControl+Shift+2' },
+    ]);
+  });
+
   it('shows a refused hotkey next to its field, and keeps the change', async () => {
-    const refusal = 'Alt+Tab is taken by the system or another app: choose another.';
+    const refusal = 'the system refused Alt+Shift+S: another app may hold it; choose another in Settings';
     setup({
       'settings.set': () => {
         throw appError('hotkey-refused', refusal);
       },
     });
     const hotkey = (await screen.findByLabelText('Screenshot-and-ask hotkey')) as HTMLInputElement;
-    await fireEvent.input(hotkey, { target: { value: 'Alt+Tab' } });
+    await fireEvent.input(hotkey, { target: { value: 'Alt+Shift+S' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
     const alert = await screen.findByRole('alert');
     expect(alert.textContent?.trim()).toBe(refusal);
     expect(hotkey.getAttribute('aria-describedby')?.split(' ')).toContain(alert.id);
     expect(hotkey.getAttribute('aria-invalid')).toBe('true');
-    expect(hotkey.value).toBe('Alt+Tab');
+    expect(hotkey.value).toBe('Alt+Shift+S');
     expect(screen.getByText('Nothing was saved: choose another hotkey first.')).toBeTruthy();
 
     // Editing the hotkey clears the refusal.

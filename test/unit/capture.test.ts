@@ -183,7 +183,28 @@ describe('the ask hotkey', () => {
       },
       unregister: () => {},
     };
-    expect(registerAskHotkey(gs, 'Nope+', () => {})).toMatchObject({ ok: false });
+    expect(registerAskHotkey(gs, 'CommandOrControl+Shift+F13', () => {})).toEqual({
+      ok: false,
+      message: '"CommandOrControl+Shift+F13" is not a shortcut the system understands; choose another in Settings',
+    });
+  });
+
+  it('refuses a shortcut Glance must not take from every app before asking the system, and keeps the old one', () => {
+    const gs = fakeShortcuts();
+    const hk = createAskHotkey(gs, () => {}, { platform: 'linux', env: {} });
+    expect(hk.apply('CommandOrControl+Shift+2')).toBeNull();
+    // a bare key, Shift+letter, a system combination: as a hand-edited settings.json could hold them
+    for (const [bad, why] of [
+      ['A', /A alone would be taken from every app/],
+      ['Shift+A', /typing, not a shortcut/],
+      ['Alt+F4', /reserved by the system: it closes the active window/],
+    ] as const) {
+      expect(registerAskHotkey(gs, bad, () => {})).toEqual({ ok: false, message: expect.stringMatching(why) });
+      expect(hk.apply(bad)).toMatch(/; choose another in Settings$/);
+      expect(hk.current).toBe('CommandOrControl+Shift+2');
+    }
+    expect(gs.register.mock.calls.map((c) => c[0]).filter((a) => a !== 'CommandOrControl+Shift+2')).toEqual([]);
+    expect([...gs.held]).toEqual(['CommandOrControl+Shift+2']);
   });
 });
 

@@ -3,6 +3,7 @@
 // portal (index.ts enables it and package.json's desktopName gives the portal Glance's identity): the desktop may ask
 // the person to confirm the binding, and `glance --ask-screen` stays the way to bind it by hand.
 import type { GlobalShortcut } from 'electron';
+import { acceleratorProblem } from '../../../common/accelerator.ts';
 import { isWayland, type SessionProbe } from '../display-server.ts';
 
 export const DEFAULT_ASK_HOTKEY = 'CommandOrControl+Shift+Space';
@@ -37,13 +38,19 @@ export function refusalMessage(accelerator: string, o: HotkeyEnv = {}): string {
 
 export type HotkeyResult = { ok: true } | { ok: false; message: string };
 
-/** Registers one accelerator; a refusal (false, or an accelerator Electron cannot parse) comes back as a message. */
+/**
+ * Registers one accelerator; a refusal (one Glance will not take from every app, false from the system, or an
+ * accelerator Electron cannot parse) comes back as a message. The first check is the contract's own: a shortcut
+ * saved before it existed, or written into settings.json by hand, is refused here too.
+ */
 export function registerAskHotkey(
   globalShortcut: Shortcuts,
   accelerator: string,
   onPress: () => void,
   o: HotkeyEnv = {},
 ): HotkeyResult {
+  const problem = acceleratorProblem(accelerator);
+  if (problem) return { ok: false, message: `${problem}; choose another in Settings` };
   let registered: boolean;
   try {
     registered = globalShortcut.register(accelerator, onPress);

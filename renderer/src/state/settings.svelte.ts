@@ -1,5 +1,6 @@
 // The Settings view's state: the saved settings, the form being edited, what differs (only that is sent to
 // settings.set), field errors (a refused hotkey among them), and the tag threshold, which applies at once.
+import { acceleratorProblem } from '../../../common/accelerator.ts';
 import type { ChannelArg, ModelView, SettingsView } from '../../../electron/ipc/contract.ts';
 import { type Api, ApiError } from '../lib/api.ts';
 
@@ -16,8 +17,6 @@ export interface SettingsForm {
 }
 
 export const THRESHOLD = { min: 0, max: 0.2, step: 0.005 } as const;
-/** What the contract lets through for an accelerator; Electron decides whether it can be registered. */
-const HOTKEY = /^[A-Za-z0-9+ ]{1,40}$/;
 
 function defaultThreads(): number {
   const n = typeof navigator === 'undefined' ? 0 : navigator.hardwareConcurrency || 0;
@@ -67,9 +66,9 @@ export class SettingsState {
   readonly errors = $derived.by(() => {
     const f = this.form;
     const e: Partial<Record<'hotkey' | 'threads' | 'gpuLayers', string>> = {};
-    if (!HOTKEY.test(f.hotkey.trim())) {
-      e.hotkey = 'Use keys joined by "+", such as CommandOrControl+Shift+Space (letters, digits, + and spaces).';
-    }
+    // The contract's own check (main refuses the same), said before saving; taken by another app is main's to say.
+    const hotkey = acceleratorProblem(f.hotkey);
+    if (hotkey) e.hotkey = `${hotkey.charAt(0).toUpperCase()}${hotkey.slice(1)}.`;
     if (!f.threadsAuto && !isInt(f.threads, 1, 256)) e.threads = 'A whole number from 1 to 256.';
     if (!f.gpuAuto && !isInt(f.gpuLayers, 0, 999)) e.gpuLayers = 'A whole number from 0 to 999.';
     return e;
