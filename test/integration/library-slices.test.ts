@@ -12,6 +12,7 @@ import { fromBlob, retagInSlices, SLICE_ROWS, Tagger } from '../../electron/engi
 import { glancePaths } from '../../electron/engine/paths.ts';
 import { colourVocabulary } from '../fixtures/colour-vocabulary.ts';
 import * as img from '../fixtures/images.ts';
+import { turnsDuring } from '../fixtures/loop-turns.ts';
 import { putSyntheticPhoto } from '../fixtures/synthetic-photos.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
 
@@ -26,24 +27,6 @@ let modelId: string;
 let lib: Library;
 let db: Db;
 let store: LibraryStore;
-
-/** Counts the event loop's turns while `job` runs: a ticker that re-arms itself with setImmediate. */
-async function turnsDuring<T>(job: () => Promise<T>): Promise<{ result: T; turns: number }> {
-  let turns = 0;
-  let running = true;
-  const tick = () => {
-    if (!running) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  try {
-    const result = await job();
-    return { result, turns };
-  } finally {
-    running = false;
-  }
-}
 
 /** Each photo's auto tags as (tag id, score), by photo id. */
 function autoTags(): Map<number, [number, number][]> {

@@ -14,6 +14,7 @@ import { decodeForModel, decodeImage } from '../../native-models/clip/preprocess
 import { parsePreprocessConfig } from '../../native-models/clip/preprocess-config.ts';
 import { ImageError } from '../../native-models/errors.ts';
 import { seededRandom } from '../fixtures/images.ts';
+import { turnsDuring } from '../fixtures/loop-turns.ts';
 import { damageHeif, solidRgb, writeHeic } from '../fixtures/raw-and-heic.ts';
 
 const run = promisify(execFile);
@@ -84,16 +85,7 @@ describe('the HEIF pool', () => {
 
   it('leaves the event loop turning while a file decodes', async () => {
     await pool.decode(plain, 'warm-up', NO_LIMIT); // a started worker: what is counted is the decode alone
-    let turns = 0;
-    let running = true;
-    const tick = () => {
-      if (!running) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
-    const out = await pool.decode(plain, 'plain.heic', NO_LIMIT);
-    running = false;
+    const { result: out, turns } = await turnsDuring(() => pool.decode(plain, 'plain.heic', NO_LIMIT));
     expect(out.image.width).toBe(640);
     expect(turns).toBeGreaterThan(0);
   });
