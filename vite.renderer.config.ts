@@ -11,7 +11,7 @@ const root = path.dirname(fileURLToPath(import.meta.url));
 
 export default defineConfig({
   root: path.join(root, 'renderer'),
-  base: './', // file:// in the packaged app
+  base: './', // relative: served from app://glance/ in the packaged app
   plugins: [svelte()],
   build: {
     outDir: path.join(root, '.vite', 'renderer', RENDERER_NAME),

@@ -11,6 +11,8 @@ export interface ClipCatalogEntry {
   name: string;
   /** Hugging Face repository of the ONNX export. */
   repo: string;
+  /** The commit of `repo` that was reviewed: downloads resolve files at it, never at a moving branch. */
+  revision: string;
   licence: string;
   /** What the licence means for a person choosing the model, in plain words; absent when it needs no note. */
   licenceNote?: string;
@@ -25,6 +27,12 @@ export interface CatalogFile {
   file: string;
   /** Approximate size in bytes, for display and the free-space check (the hub's own figure is used to verify). */
   size: number;
+  /**
+   * SHA-256 of the reviewed build of the file, from a published source (noted beside it). Download and verify refuse
+   * any other bytes, whatever the hub reports. Absent: the first verified download's hash is recorded in the model's
+   * manifest and required afterwards (trust on first use).
+   */
+  sha256?: string;
 }
 
 export interface ChatCatalogEntry {
@@ -32,6 +40,8 @@ export interface ChatCatalogEntry {
   kind: 'chat';
   name: string;
   repo: string;
+  /** The commit of `repo` that was reviewed: downloads resolve files at it, never at a moving branch. */
+  revision: string;
   licence: string;
   /** What the licence means for a person choosing the model, in plain words; absent when it needs no note. */
   licenceNote?: string;
@@ -47,6 +57,12 @@ export interface ChatCatalogEntry {
 
 export type CatalogEntry = ClipCatalogEntry | ChatCatalogEntry;
 
+// Pins. A revision is a 40-hex commit of the repo; the SHA-256 of an LFS file is its LFS object id, the same value the
+// hub publishes as X-Linked-Etag. Each value below was read from a public source, named beside it: repositories that
+// download these exact files pinned to a commit and check them (found by code search, cited by the search index's
+// file id). `main` is left only where no commit could be found; those entries, and files without a sha256, are
+// trusted on first use: the first verified download's hashes go into the model's manifest and are required afterwards.
+
 export const DEFAULT_CHAT_ID = 'llava-1.5-7b';
 
 export const CHAT_CATALOG: readonly ChatCatalogEntry[] = [
@@ -55,6 +71,9 @@ export const CHAT_CATALOG: readonly ChatCatalogEntry[] = [
     kind: 'chat',
     name: 'LLaVA 1.5 7B (Q4_K_M)',
     repo: 'mys/ggml_llava-v1.5-7b',
+    // Commit: a download script pinning this repo (index file 69134613423, for ggml-model-f16.gguf). No published
+    // SHA-256 found for these two files: trusted on first use.
+    revision: '9b713a64048c7f982ec3969e60e9f61f7a2730c2',
     licence: 'Llama 2 Community License',
     goodAt: 'describing photos and answering questions about them; reads small text poorly (336 px input)',
     model: { file: 'ggml-model-q4_k.gguf', size: 4081 * MB },
@@ -67,10 +86,21 @@ export const CHAT_CATALOG: readonly ChatCatalogEntry[] = [
     kind: 'chat',
     name: 'SmolVLM 500M Instruct (Q8_0)',
     repo: 'ggml-org/SmolVLM-500M-Instruct-GGUF',
+    // Commit and hashes (436,806,912 and 108,783,360 bytes): several independent pinned lists agree (index files
+    // 67530320264, 65775294710, 60833780222, 71541690244, the last quoting the repo's own listing at this commit).
+    revision: '72e986006ef53e37cdd3f6d4241c90b0f01df376',
     licence: 'Apache-2.0',
     goodAt: 'fast and light (under 1 GB): quick captions on any machine',
-    model: { file: 'SmolVLM-500M-Instruct-Q8_0.gguf', size: 437 * MB },
-    mmproj: { file: 'mmproj-SmolVLM-500M-Instruct-Q8_0.gguf', size: 109 * MB },
+    model: {
+      file: 'SmolVLM-500M-Instruct-Q8_0.gguf',
+      size: 437 * MB,
+      sha256: '9d4612de6a42214499e301494a3ecc2be0abdd9de44e663bda63f1152fad1bf4',
+    },
+    mmproj: {
+      file: 'mmproj-SmolVLM-500M-Instruct-Q8_0.gguf',
+      size: 109 * MB,
+      sha256: 'd1eb8b6b23979205fdf63703ed10f788131a3f812c7b1f72e0119d5d81295150',
+    },
     readsText: false,
   },
   {
@@ -78,12 +108,24 @@ export const CHAT_CATALOG: readonly ChatCatalogEntry[] = [
     kind: 'chat',
     name: 'Qwen2.5-VL 3B Instruct (Q4_K_M)',
     repo: 'ggml-org/Qwen2.5-VL-3B-Instruct-GGUF',
+    // Commit: a pinned Go catalog (index file 70975106863: revision, bytes and SHA-256 of both files). Hashes
+    // (1,929,901,056 and 844,757,728 bytes) confirmed by other lists (59298966358, 69074198278; the model's also by
+    // 56109301394, checked there against the hub's X-Linked-Etag).
+    revision: '5037fcf163dd95d1e41d1974465f0898ed108ca2',
     licence: 'Qwen Research License',
     licenceNote:
       'Research and non-commercial use only: the Qwen Research License does not allow using this model in a product or for work you are paid for.',
     goodAt: 'screenshots and documents: reads small text, charts and UI at high resolution',
-    model: { file: 'Qwen2.5-VL-3B-Instruct-Q4_K_M.gguf', size: 1930 * MB },
-    mmproj: { file: 'mmproj-Qwen2.5-VL-3B-Instruct-Q8_0.gguf', size: 845 * MB },
+    model: {
+      file: 'Qwen2.5-VL-3B-Instruct-Q4_K_M.gguf',
+      size: 1930 * MB,
+      sha256: 'd02fe9b69ad8cadbbd228e387667af66612c44bed29ffc8eb1e7caf9ac486c12',
+    },
+    mmproj: {
+      file: 'mmproj-Qwen2.5-VL-3B-Instruct-Q8_0.gguf',
+      size: 845 * MB,
+      sha256: '980c9b2f78c04e6cff93d277ada09e768394f112d75db3b4e9dea8a69f9fb904',
+    },
     readsText: true,
   },
   {
@@ -91,6 +133,8 @@ export const CHAT_CATALOG: readonly ChatCatalogEntry[] = [
     kind: 'chat',
     name: 'Gemma 3 4B it (Q4_K_M)',
     repo: 'ggml-org/gemma-3-4b-it-GGUF',
+    // UNPINNED: no commit or SHA-256 of these files found in a public source. Resolves `main`; trusted on first use.
+    revision: 'main',
     licence: 'Gemma Terms of Use',
     goodAt: 'stronger answers and multilingual; reads text well',
     model: { file: 'gemma-3-4b-it-Q4_K_M.gguf', size: 2490 * MB },
@@ -107,17 +151,37 @@ export const CLIP_CATALOG: readonly ClipCatalogEntry[] = [
     kind: 'clip',
     name: 'CLIP ViT-B/32 (OpenAI)',
     repo: 'Xenova/clip-vit-base-patch32',
+    // Commit: pinned by many projects (index files 71548223712, 70300709682, 57350957928, 59789298818). Hashes: both
+    // ONNX files from 71548223712 and 70300709682 (which agree); tokenizer.json from 70300709682; config.json (4,524
+    // bytes) and preprocessor_config.json (520 bytes) from 57350957928.
+    revision: 'd15189d7028b43f1d3e65039190477f6af591c2a',
     licence: 'MIT',
     licenceNote:
       "OpenAI's model card puts deployed use out of scope: CLIP is meant for research, and OpenAI does not support using it in a product or service.",
     logitScale: 100,
     goodAt: 'fast photo tagging and text search; about 600 MB',
     files: [
-      { file: 'config.json', size: 5000 },
-      { file: 'preprocessor_config.json', size: 1000 },
-      { file: 'tokenizer.json', size: 2_300_000 },
-      { file: 'onnx/vision_model.onnx', size: 351 * MB },
-      { file: 'onnx/text_model.onnx', size: 254 * MB },
+      { file: 'config.json', size: 5000, sha256: '493ef57ff783e42d1530c91b53469b7fdf8db8a9c1408e86998fcb7899a4f495' },
+      {
+        file: 'preprocessor_config.json',
+        size: 1000,
+        sha256: '6f638fb9401a6d6296feff533ee7efe657b787c49f954f82f5906b36ef2a1b1f',
+      },
+      {
+        file: 'tokenizer.json',
+        size: 2_300_000,
+        sha256: 'f7f3b7af117d467b58374797691a6438d3e6b9e9cef800dfd5dced7f697a90cd',
+      },
+      {
+        file: 'onnx/vision_model.onnx',
+        size: 351 * MB,
+        sha256: 'fd6e1402a588279d1723c7534d4bcba5bc0b14b47dfab0e46f8c47b8270d7d40',
+      },
+      {
+        file: 'onnx/text_model.onnx',
+        size: 254 * MB,
+        sha256: '3f6571f5bad13a97c469c1622e1cfc4d9aef78b79fdbfcff804ca357bfada8cc',
+      },
     ],
   },
   {
@@ -125,6 +189,8 @@ export const CLIP_CATALOG: readonly ClipCatalogEntry[] = [
     kind: 'clip',
     name: 'CLIP ViT-B/16 (OpenAI)',
     repo: 'Xenova/clip-vit-base-patch16',
+    // UNPINNED: no commit or SHA-256 of these files found in a public source. Resolves `main`; trusted on first use.
+    revision: 'main',
     licence: 'MIT',
     licenceNote:
       "OpenAI's model card puts deployed use out of scope: CLIP is meant for research, and OpenAI does not support using it in a product or service.",
@@ -147,6 +213,9 @@ export const DEFAULT_LOGIT_SCALE = 100;
 export function licenceNote(entry: CatalogEntry): string | null {
   return entry.licenceNote ?? null;
 }
+
+/** A revision that names one commit, not a branch or tag that can move. */
+export const isCommit = (revision: string): boolean => /^[0-9a-f]{40}$/.test(revision);
 
 /** Every model Glance can download, tagging first. */
 export const ALL_MODELS: readonly CatalogEntry[] = [...CLIP_CATALOG, ...CHAT_CATALOG];

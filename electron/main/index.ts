@@ -22,9 +22,9 @@ import { grabPicked, grabUnderPointer, promptScreenAccess } from './capture/grab
 import { createAskHotkey, DEFAULT_ASK_HOTKEY } from './capture/hotkey.ts';
 import { isWayland, type SessionProbe, withShortcutsPortal } from './display-server.ts';
 import { startEngine } from './engine-host.ts';
-import { handleGlanceProtocol, registerGlanceScheme } from './protocol.ts';
+import { handleAppProtocol, handleGlanceProtocol, registerSchemes } from './protocol.ts';
 import { registerRouter } from './router.ts';
-import { AppContents, type AppLocation, applySessionSecurity, hardenContents, trustedSender } from './security.ts';
+import { AppContents, type AppLocation, applySessionSecurity, CSP, hardenContents, trustedSender } from './security.ts';
 import { createTray, FALLBACK_TRAY_ICON } from './tray.ts';
 import { appFiles, broadcast, createAskWindow, createCaptureOverlay, createMainWindow } from './windows.ts';
 
@@ -33,7 +33,7 @@ export const ASK_SCREEN_ARG = '--ask-screen';
 
 function main(): void {
   // Both before `ready`: privileged schemes are fixed at startup, and every renderer is sandboxed.
-  registerGlanceScheme(protocol);
+  registerSchemes(protocol);
   app.enableSandbox();
   // Also before `ready`: on Wayland global shortcuts go through the desktop's GlobalShortcuts portal. It knows
   // Glance by package.json's desktopName, which must name the installed .desktop file (electron-builder.config.ts).
@@ -53,7 +53,7 @@ function main(): void {
   }
 
   const files = appFiles();
-  // In development only the dev server's pages are the app's; in the package only the renderer folder's.
+  // In development only the dev server's pages are the app's; in the package only app://glance, the renderer folder.
   const location: AppLocation = files.devServerUrl
     ? { devServerUrl: files.devServerUrl }
     : { rendererDir: files.rendererDir };
@@ -173,6 +173,10 @@ function main(): void {
     .whenReady()
     .then(() => {
       applySessionSecurity(session.defaultSession, location);
+      // The packaged pages, from the renderer folder only, with the CSP as a response header.
+      if (!files.devServerUrl) {
+        handleAppProtocol(session.defaultSession.protocol, { rootDir: files.rendererDir, csp: CSP });
+      }
       // The engine's bundle does not sit where the sources do: tell it where the vocabulary is.
       process.env.GLANCE_RESOURCES ??= resourcesDir();
       engine = startEngine({

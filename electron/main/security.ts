@@ -1,14 +1,17 @@
 // Electron's security checklist, as code: the web preferences of every window, the Content-Security-Policy, the
 // permission policy, navigation and window.open rules, and the check that an IPC message comes from the app's own
 // page. The renderer is treated as untrusted: a bug in it (or in a dependency of it) must not reach the machine.
-import { pathToFileURL } from 'node:url';
 import type { Session, WebContents, WebPreferences } from 'electron';
+import { APP_HOST, APP_SCHEME } from './protocol.ts';
 
-/** Where the app's own pages come from: the Vite dev server in development, the packaged renderer folder otherwise. */
+/**
+ * Where the app's own pages come from: the Vite dev server in development, otherwise the packaged renderer folder,
+ * served as `app://glance/` (protocol.ts). Never `file://`: no file page is the app's.
+ */
 export interface AppLocation {
   /** The dev server (`MAIN_WINDOW_VITE_DEV_SERVER_URL`); its origin is the app's. Only in development. */
   devServerUrl?: string;
-  /** The packaged renderer folder (absolute path): only `file://` pages inside it are the app's. */
+  /** The packaged renderer folder (absolute path), served as `app://glance/`: set, that origin is the app's. */
   rendererDir?: string;
 }
 
@@ -68,7 +71,10 @@ export function contentSecurityPolicy(o: CspOptions = {}): string {
 /** The policy of the packaged app. */
 export const CSP = contentSecurityPolicy();
 
-/** Whether a URL is one of the app's own pages: the dev server's origin, or a file inside the renderer folder. */
+/**
+ * Whether a URL is one of the app's own pages: the `app://glance` origin in the package (the protocol handler
+ * serves nothing outside the renderer folder there), the dev server's origin in development. `file://` never is.
+ */
 export function isAppUrl(url: string, app: AppLocation): boolean {
   let u: URL;
   try {
@@ -76,14 +82,10 @@ export function isAppUrl(url: string, app: AppLocation): boolean {
   } catch {
     return false;
   }
-  if (u.protocol === 'file:') {
-    if (!app.rendererDir) return false;
-    // Encoded separators and dots would be decoded by the file system layer, after this check: refuse them. Dot
-    // segments are refused too, not trusted to be resolved: Node 20's URL parser leaves `a/.vite/b/../..` as is.
-    if (/%2f|%5c|%2e|%00/i.test(u.pathname)) return false;
-    if (u.pathname.split('/').some((s) => s === '.' || s === '..')) return false;
-    const dir = pathToFileURL(app.rendererDir).pathname.replace(/\/?$/, '/');
-    return u.host === '' && u.pathname.startsWith(dir);
+  if (u.protocol === `${APP_SCHEME}:`) {
+    // Node parses app: as a non-special scheme (its origin is "null"): compare the parts. Chromium lower-cases the
+    // host of a standard scheme, so the app's own URLs always arrive as exactly `app://glance/…`.
+    return Boolean(app.rendererDir) && u.host === APP_HOST && u.username === '' && u.password === '';
   }
   if (!app.devServerUrl) return false;
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
@@ -108,8 +110,8 @@ type SessionLike = {
 } & Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler' | 'setDevicePermissionHandler'>;
 
 /**
- * The session's share of the checklist: the CSP header on every response (the renderer's HTML carries the same
- * policy as a meta tag, for `file://` pages, which get no response headers), and the permission policy.
+ * The session's share of the checklist: the CSP header on every response (the app:// handler sets it on its own
+ * responses too; the renderer's HTML also carries the policy as a meta tag), and the permission policy.
  */
 export function applySessionSecurity(ses: SessionLike, app: AppLocation, csp?: string): void {
   const policy = csp ?? contentSecurityPolicy(app.devServerUrl ? { devServerUrl: app.devServerUrl } : {});

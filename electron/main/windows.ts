@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BrowserWindow, type BrowserWindowConstructorOptions, type Rectangle } from 'electron';
 import { type AppEvent, type AppEvents, wire } from '../ipc/contract.ts';
+import { appPageUrl } from './protocol.ts';
 import { type AppContents, type AppLocation, secureWebPreferences } from './security.ts';
 
 // Set by Electron Forge's Vite plugin at build time (`define`): the dev server while `electron-forge start` runs,
@@ -20,7 +21,7 @@ export const BUILD_DIR = path.dirname(fileURLToPath(import.meta.url));
 export interface AppFiles extends AppLocation {
   preload: string;
   engine: string;
-  /** The packaged renderer's folder; its index.html is every window's page. */
+  /** The packaged renderer's folder, served as app://glance/ (protocol.ts); its index.html is every window's page. */
   rendererDir: string;
 }
 
@@ -61,15 +62,18 @@ function aboveFullScreenApps(win: BrowserWindow): void {
   win.setVisibleOnAllWorkspaces(true, { visibleOnFullScreen: true });
 }
 
-/** Loads a view of the renderer: from the dev server in development, from the packaged files otherwise. */
-export function loadView(win: Pick<BrowserWindow, 'loadURL' | 'loadFile'>, files: AppFiles, view: View): Promise<void> {
+/**
+ * Loads a view of the renderer: from the dev server in development, otherwise from `app://glance/index.html`, the
+ * packaged files served by the app scheme's handler. Never a file:// page.
+ */
+export function loadView(win: Pick<BrowserWindow, 'loadURL'>, files: AppFiles, view: View): Promise<void> {
   const hash = view === 'main' ? undefined : view;
   if (files.devServerUrl) {
     const url = new URL(files.devServerUrl);
     if (hash) url.hash = hash;
     return win.loadURL(url.toString());
   }
-  return win.loadFile(path.join(files.rendererDir, 'index.html'), hash ? { hash } : {});
+  return win.loadURL(appPageUrl(hash));
 }
 
 function open(o: WindowOptions, view: View, options: BrowserWindowConstructorOptions): BrowserWindow {

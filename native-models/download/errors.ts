@@ -5,6 +5,8 @@ export type DownloadErrorCode =
   | 'not-found'
   | 'unauthorized'
   | 'checksum-mismatch'
+  /** GLANCE_HUB_ENDPOINT / HF_ENDPOINT (or a redirect) is plain http:// to a host other than this machine. */
+  | 'insecure-endpoint'
   | 'size-mismatch'
   | 'no-space'
   | 'cancelled'

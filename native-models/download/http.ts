@@ -14,6 +14,14 @@ export interface Answer {
 
 const MAX_REDIRECTS = 5;
 
+/** This machine by name or address: the one place plain http:// is allowed (a local mirror, the tests' fake hub). */
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+export const isLoopback = (url: URL): boolean => LOOPBACK.has(url.hostname.toLowerCase());
+
+/** https://, or http:// to this machine: model bytes never cross a network in the clear. */
+export const isSecure = (url: URL): boolean =>
+  url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url));
+
 export class StallError extends Error {
   override readonly name = 'StallError';
 }
@@ -70,6 +78,13 @@ export async function follow(
     a.res.resume();
     if (hop === MAX_REDIRECTS) {
       throw new DownloadError('server', `${url.host} redirected more than ${MAX_REDIRECTS} times for ${url.pathname}`);
+    }
+    // A hub on https:// must not hand the download to a plain-http CDN that anyone on the way can answer for.
+    if (!isSecure(next)) {
+      throw new DownloadError(
+        'insecure-endpoint',
+        `${current.host} redirected ${url.pathname} to ${next.protocol}//${next.host}: Glance downloads models only over https:// (plain http:// only from this machine), so it stopped.`,
+      );
     }
     if (next.origin !== current.origin) {
       const { Authorization: _, ...rest } = h;

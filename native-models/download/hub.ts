@@ -11,6 +11,12 @@
 //
 // Data lands in `{dest}.part` and is hashed as it arrives; a later call resumes it with a Range request. The file
 // gets its final name (atomic rename) only after size and SHA-256 check out.
+//
+// Trust: the catalog names a commit (`revision`), never a branch, and a SHA-256 per file where one was published
+// (`sha256`, pin 'catalog'); a model downloaded before records its files' hashes (pin 'first-use'). A pinned hash is
+// the only one that counts: bytes that do not match it are refused, whatever the server reports. The hub's own
+// X-Linked-Etag is checked only for unpinned files, as a guard against a damaged transfer, not as proof of what the
+// file should be. The endpoint must be https://, or http:// to this machine (127.0.0.1, ::1, localhost).
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -18,7 +24,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatBytes } from '../../common/format.ts';
 import { DownloadError } from './errors.ts';
-import { type Answer, follow, type Headers, StallError } from './http.ts';
+import { type Answer, follow, type Headers, isSecure, StallError } from './http.ts';
 
 export { DownloadError, type DownloadErrorCode } from './errors.ts';
 
@@ -28,9 +34,14 @@ export interface HubFile {
   file: string;
   /** Expected size in bytes if the catalog knows it. */
   size?: number;
-  /** Expected SHA-256 if the catalog pins one; else the hub's (LFS files only) is checked. */
+  /** The SHA-256 the file must have: nothing else is accepted. Absent: the hub's (LFS files only) is checked. */
   sha256?: string;
+  /** Where `sha256` comes from, for the messages: Glance's catalog (default) or the first download's record. */
+  pin?: Pin;
 }
+
+/** 'catalog': the reviewed build Glance's catalog names; 'first-use': the hash recorded at the first download. */
+export type Pin = 'catalog' | 'first-use';
 
 export interface HubFileInfo {
   size: number;
@@ -98,10 +109,37 @@ interface Settings {
   statfs: (dir: string) => Promise<{ bavail: number; bsize: number }>;
 }
 
+/**
+ * The endpoint to use and where it was set; refuses one that is not a URL, or is plain http:// to another machine
+ * (anyone on the way could swap the files, and the token would travel in the clear).
+ */
+export function hubEndpoint(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const [raw, from] =
+    explicit !== undefined
+      ? [explicit, 'The hub endpoint']
+      : env.GLANCE_HUB_ENDPOINT
+        ? [env.GLANCE_HUB_ENDPOINT, 'GLANCE_HUB_ENDPOINT']
+        : env.HF_ENDPOINT
+          ? [env.HF_ENDPOINT, 'HF_ENDPOINT']
+          : [DEFAULT_ENDPOINT, 'The hub endpoint'];
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new DownloadError('insecure-endpoint', `${from} "${raw}" is not a URL: use e.g. https://huggingface.co.`);
+  }
+  if (!isSecure(url)) {
+    throw new DownloadError(
+      'insecure-endpoint',
+      `${from} is ${url.protocol}//${url.host}: Glance downloads models only over https:// (plain http:// only from this machine: 127.0.0.1, ::1, localhost). Use an https:// address for the mirror.`,
+    );
+  }
+  return raw.replace(/\/+$/, '');
+}
+
 function settings(o: DownloadOptions): Settings {
-  const endpoint = o.endpoint ?? process.env.GLANCE_HUB_ENDPOINT ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT;
   return {
-    endpoint: endpoint.replace(/\/+$/, ''),
+    endpoint: hubEndpoint(o.endpoint),
     revision: o.revision ?? 'main',
     token: (o.token ?? process.env.HF_TOKEN) || undefined,
     signal: o.signal,
@@ -365,6 +403,12 @@ async function attempt(
     await fs.rm(part, { force: true });
     // The resumed bytes may be those of an older version of the file: one fresh download settles it.
     if (offset > 0) return attempt(f, dest, info, want, s, report);
+    if (f.sha256) {
+      throw new DownloadError(
+        'checksum-mismatch',
+        `${f.file} of ${f.repo} does not match ${pinName(f.pin)}: expected sha256 ${shortHash(want)}, got ${shortHash(sha256)}. It was deleted. ${changedAdvice(f.pin)}`,
+      );
+    }
     throw new DownloadError(
       'checksum-mismatch',
       `${f.file} of ${f.repo} is corrupt (SHA-256 ${sha256}, expected ${want}): it was deleted, download it again.`,
@@ -374,6 +418,17 @@ async function attempt(
   return { path: dest, size, sha256, resumedFrom: offset, reused: false };
 }
 
+/** The first hex digits of a hash, enough for a person to compare: `ab12cd34ef56…`. */
+export const shortHash = (h: string) => `${h.toLowerCase().slice(0, 12)}…`;
+
+const pinName = (pin: Pin | undefined) =>
+  pin === 'first-use' ? 'the copy first downloaded' : "the reviewed build in Glance's catalog";
+
+const changedAdvice = (pin: Pin | undefined) =>
+  pin === 'first-use'
+    ? 'The file changed since the model was first downloaded: if that is expected, remove the model and download it again to accept the new version.'
+    : 'Check GLANCE_HUB_ENDPOINT / HF_ENDPOINT if you use a mirror; otherwise the file changed upstream: update Glance.';
+
 async function download(
   f: HubFile,
   dest: string,
@@ -381,11 +436,11 @@ async function download(
   s: Settings,
   report: (received: number, final?: boolean) => void,
 ): Promise<DownloadResult> {
-  // A catalog written for another version of the file would fail only after the whole download; say so now.
+  // A server offering another build of a pinned file would fail only after the whole download; say so now.
   if (f.sha256 && info.sha256 && f.sha256.toLowerCase() !== info.sha256) {
     throw new DownloadError(
       'checksum-mismatch',
-      `${f.file} of ${f.repo} changed on the hub (SHA-256 ${info.sha256} there, ${f.sha256} expected by Glance's catalog): update Glance.`,
+      `${f.file} of ${f.repo} on ${new URL(s.endpoint).host} does not match ${pinName(f.pin)}: expected sha256 ${shortHash(f.sha256)}, the server offers ${shortHash(info.sha256)}. Nothing was downloaded. ${changedAdvice(f.pin)}`,
     );
   }
   if (f.size !== undefined && f.size !== info.size) {
@@ -459,16 +514,28 @@ export async function downloadAll(
   return results;
 }
 
-/** Checks a file on disk against a size and SHA-256; the reason says what is wrong, for the person. */
+/**
+ * Checks a file on disk against a size and SHA-256; the reason says what is wrong, for the person. With `pin`, the
+ * hash is a pin (the catalog's reviewed build, or the first download's record) and a mismatch says so, bytes of
+ * another size included.
+ */
 export async function verifyFile(
   file: string,
-  expected: { size?: number; sha256?: string },
+  expected: { size?: number; sha256?: string; pin?: Pin },
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   let size: number;
   try {
     size = (await fs.stat(file)).size;
   } catch {
     return { ok: false, reason: `${file} is missing` };
+  }
+  if (expected.pin && expected.sha256) {
+    const sha256 = await sha256Of(file);
+    if (sha256 === expected.sha256.toLowerCase()) return { ok: true };
+    return {
+      ok: false,
+      reason: `${file} does not match ${pinName(expected.pin)}: expected sha256 ${shortHash(expected.sha256)}, got ${shortHash(sha256)}: delete it or download again`,
+    };
   }
   if (expected.size !== undefined && size !== expected.size) {
     return { ok: false, reason: `${file} has ${size} bytes, expected ${expected.size}: download it again` };

@@ -13,11 +13,11 @@ import { repoRoot } from '../fixtures/repo.ts';
 import { axeBothSchemes, describeViolations, failing } from './axe.ts';
 import { type Bridge, startBridge } from './bridge.ts';
 import { launchChromium } from './browser.ts';
-import { startModelHub } from './fixtures.ts';
+import { E2E_CHAT_ID, startModelHub } from './fixtures.ts';
 import { buildRenderer } from './renderer-build.ts';
 
 const SHOTS = path.join(repoRoot, 'test-output', 'e2e');
-const SMOL = CHAT_CATALOG.find((e) => e.id === 'smolvlm-500m')!;
+const CHAT = CHAT_CATALOG.find((e) => e.id === E2E_CHAT_ID)!;
 let tmp: string;
 let hub: FakeHub;
 let bridge: Bridge;
@@ -45,11 +45,11 @@ afterAll(async () => {
 
 it('downloads a chat model from the hub with visible progress', async () => {
   await page.getByRole('button', { name: 'Models', exact: true }).click();
-  await page.getByRole('button', { name: `Download ${SMOL.name}` }).click();
+  await page.getByRole('button', { name: `Download ${CHAT.name}` }).click();
   await expect.poll(() => page.getByRole('progressbar').count(), { timeout: 10_000 }).toBeGreaterThan(0);
   await page.screenshot({ path: path.join(SHOTS, 'models-downloading.png') });
   await expect
-    .poll(() => page.getByRole('button', { name: `Verify ${SMOL.name}` }).count(), { timeout: 60_000 })
+    .poll(() => page.getByRole('button', { name: `Verify ${CHAT.name}` }).count(), { timeout: 60_000 })
     .toBe(1);
   await page.screenshot({ path: path.join(SHOTS, 'models.png') });
 });

@@ -15,7 +15,7 @@ import { repoRoot } from '../fixtures/repo.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
 import { type Bridge, startBridge } from './bridge.ts';
 import { launchChromium } from './browser.ts';
-import { startModelHub, writePhotos } from './fixtures.ts';
+import { installTinyClip, startModelHub, writePhotos } from './fixtures.ts';
 import { buildRenderer } from './renderer-build.ts';
 
 const SHOTS = path.join(repoRoot, 'test-output', 'e2e');
@@ -68,11 +68,19 @@ describe('first run, indexing, search and tags', () => {
     await bridge?.close();
   });
 
-  it('downloads the CLIP model with visible progress, then indexes the folder a person picks', async () => {
+  it('refuses a download that is not the reviewed build and says why; indexes the folder a person picks once the model is installed', async () => {
+    // The fake hub's stand-in for the default model is not the build the catalog pins: the window must say so.
     await page.getByRole('button', { name: 'Download the CLIP model' }).click();
-    await expect.poll(() => page.getByLabel('Download progress').count(), { timeout: 10_000 }).toBeGreaterThan(0);
-    await page.screenshot({ path: path.join(SHOTS, 'first-run-downloading.png') });
-    await expect.poll(() => page.getByText('The CLIP model is installed').count(), { timeout: 60_000 }).toBe(1);
+    await expect
+      .poll(() => page.getByText(/does not match the reviewed build in Glance's catalog/).count(), { timeout: 30_000 })
+      .toBeGreaterThan(0);
+    await page.screenshot({ path: path.join(SHOTS, 'first-run-refused.png') });
+    expect(await page.getByText('The CLIP model is installed').count()).toBe(0);
+    // Installed the way a download leaves it; the page sees it when it loads again.
+    await installTinyClip(path.join(tmp, 'home'));
+    await page.reload();
+    await page.getByRole('navigation').getByRole('status').filter({ hasText: 'ready' }).waitFor();
+    await expect.poll(() => page.getByText('The CLIP model is installed').count(), { timeout: 30_000 }).toBe(1);
     bridge.pickFolder.next = await writePhotos(path.join(tmp, 'photos'));
     await page.getByRole('button', { name: 'Add a photo folder…' }).click();
     await expect.poll(() => cells(page).count(), { timeout: 60_000 }).toBe(4);

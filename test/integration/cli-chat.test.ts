@@ -14,7 +14,10 @@ import { type TinyLlava, writeTinyLlava } from '../fixtures/tiny-llava.ts';
 
 const exec = promisify(execFile);
 const BIN = path.join(repoRoot, 'bin', 'glance.js');
-const ENTRY = CHAT_CATALOG.find((e) => e.id === 'smolvlm-500m')!;
+// LLaVA 1.5 is pinned to a commit with its files trusted on first use (no published hash), so the hub's tiny model
+// can stand in for it; SmolVLM is pinned to its reviewed hashes, so the same stand-in must be refused.
+const ENTRY = CHAT_CATALOG.find((e) => e.id === 'llava-1.5-7b')!;
+const PINNED = CHAT_CATALOG.find((e) => e.id === 'smolvlm-500m')!;
 let tmp: string;
 let hub: FakeHub;
 let tiny: TinyLlava;
@@ -49,6 +52,8 @@ beforeAll(async () => {
   hub = await startFakeHub([
     { repo: ENTRY.repo, file: ENTRY.model.file, data: await readFile(tiny.model), lfs: true },
     { repo: ENTRY.repo, file: ENTRY.mmproj.file, data: await readFile(tiny.mmproj), lfs: true },
+    { repo: PINNED.repo, file: PINNED.model.file, data: await readFile(tiny.model), lfs: true },
+    { repo: PINNED.repo, file: PINNED.mmproj.file, data: await readFile(tiny.mmproj), lfs: true },
   ]);
   env = { ...process.env, GLANCE_HOME: path.join(tmp, 'home'), GLANCE_HUB_ENDPOINT: hub.url };
 });
@@ -88,21 +93,37 @@ describe('glance models', () => {
   });
 
   it('downloads a catalog model from the hub, verified, and verify catches damage', async () => {
-    const r = await glance(['models', 'download', 'smolvlm-500m']);
+    const r = await glance(['models', 'download', 'llava-1.5-7b']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('smolvlm-500m installed (2 files, verified)\n');
+    expect(r.stdout).toBe('llava-1.5-7b installed (2 files, verified)\n');
     expect(hub.requests.some((q) => q.method === 'HEAD')).toBe(true);
-    expect((await glance(['models', 'verify', 'smolvlm-500m'])).code).toBe(0);
-    const file = path.join(tmp, 'home', 'models', 'smolvlm-500m', ENTRY.mmproj.file);
+    // at the catalog's commit, never at a branch
+    const resolved = hub.requests.filter((q) => q.path.includes('/resolve/'));
+    expect(resolved.length).toBeGreaterThan(0);
+    expect(resolved.every((q) => q.path.includes(`/resolve/${ENTRY.revision}/`))).toBe(true);
+    expect((await glance(['models', 'verify', 'llava-1.5-7b'])).code).toBe(0);
+    const file = path.join(tmp, 'home', 'models', 'llava-1.5-7b', ENTRY.mmproj.file);
     const fh = await open(file, 'r+');
     await fh.write(Buffer.from([0x42]), 0, 1, 1000);
     await fh.close();
-    const broken = await glance(['models', 'verify', 'smolvlm-500m']);
+    const broken = await glance(['models', 'verify', 'llava-1.5-7b']);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(/BROKEN .*mmproj/);
-    expect(broken.stderr).toMatch(/glance models download smolvlm-500m fetches them again/);
-    expect((await glance(['models', 'download', 'smolvlm-500m'])).code).toBe(0);
-    expect((await glance(['models', 'verify', 'smolvlm-500m'])).code).toBe(0);
+    expect(broken.stdout).toMatch(/does not match the copy first downloaded/);
+    expect(broken.stderr).toMatch(/glance models download llava-1.5-7b fetches them again/);
+    expect((await glance(['models', 'download', 'llava-1.5-7b'])).code).toBe(0);
+    expect((await glance(['models', 'verify', 'llava-1.5-7b'])).code).toBe(0);
+  });
+
+  it('refuses bytes that are not the reviewed build of a pinned model, whatever the hub reports, and installs nothing', async () => {
+    const r = await glance(['models', 'download', 'smolvlm-500m']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/does not match the reviewed build in Glance's catalog: expected sha256 9d4612de6a42…/);
+    const list = JSON.parse((await glance(['models', 'list', '--json'])).stdout) as {
+      id: string;
+      installed: boolean;
+    }[];
+    expect(list.find((m) => m.id === 'smolvlm-500m')?.installed).toBe(false);
   });
 });
 
@@ -112,14 +133,14 @@ describe('glance ask and glance chat', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.trim().length).toBeGreaterThan(0);
     expect(r.stderr).toMatch(
-      /^smolvlm-500m on CPU \(CPU\) · \d+ prompt tokens, first token after [\d.]+ s, [\d.]+ tokens\/s · conversation \d+\n$/,
+      /^llava-1.5-7b on CPU \(CPU\) · \d+ prompt tokens, first token after [\d.]+ s, [\d.]+ tokens\/s · conversation \d+\n$/,
     );
   });
 
   it('ask --json gives the message with its statistics', async () => {
     const r = await glance(['ask', photo, 'Describe.', '--max-tokens', '6', '--json']);
     const out = JSON.parse(r.stdout);
-    expect(out.model).toBe('smolvlm-500m');
+    expect(out.model).toBe('llava-1.5-7b');
     expect(out.message.role).toBe('assistant');
     expect(out.message.stats.generatedTokens).toBeGreaterThan(0);
   });
@@ -136,7 +157,7 @@ describe('glance ask and glance chat', () => {
       `hello\n/image ${photo}\nwhat is in the picture?\n/regenerate\n/exit\n`,
     );
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/smolvlm-500m · conversation \d+/);
+    expect(r.stderr).toMatch(/llava-1.5-7b · conversation \d+/);
     expect(r.stderr).toMatch(/attached 1 image\(s\) to your next message/);
     expect(r.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(3); // three answers
   });
@@ -217,7 +238,7 @@ describe('glance ask and glance chat', () => {
   });
 
   it('removing the model makes it unavailable again', async () => {
-    expect((await glance(['models', 'remove', 'smolvlm-500m'])).stdout).toBe('smolvlm-500m removed\n');
+    expect((await glance(['models', 'remove', 'llava-1.5-7b'])).stdout).toBe('llava-1.5-7b removed\n');
     expect((await glance(['ask', photo, 'x'])).code).toBe(3);
   });
 });

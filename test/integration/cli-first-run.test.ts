@@ -15,9 +15,12 @@ import { repoRoot } from '../fixtures/repo.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
 
 const exec = promisify(execFile);
+type ModelRow = { id: string; installed: boolean };
 let tmp: string;
 let hub: FakeHub;
 let red: string;
+/** A catalog CLIP model without published hashes: the hub's stand-in can install it. */
+const UNPINNED = 'clip-vit-base-patch16';
 
 /** The real CLI as a child process; stdin is a pipe, so nobody is at a terminal. */
 async function glance(args: string[], home: string) {
@@ -37,19 +40,21 @@ beforeAll(async () => {
   red = await img.writeSolid(path.join(tmp, 'pics', 'red.jpg'), [230, 20, 20], 80, 60);
   await img.writeSolid(path.join(tmp, 'pics', 'blue.png'), [10, 20, 230], 60, 80);
   await img.writeSolid(path.join(tmp, 'pics', 'green.png'), [10, 220, 30], 60, 80);
-  // The hub serves a tiny model under the catalog's name and file names.
+  // The hub serves a tiny model under the catalog's names: the default's files are pinned to their reviewed hashes
+  // (so the stand-in must be refused), ViT-B/16's are trusted on first use (so it installs).
   const tiny = await writeTinyClip(path.join(tmp, 'hub-model'));
-  const entry = CLIP_CATALOG.find((e) => e.id === DEFAULT_CLIP_ID)!;
-  hub = await startFakeHub(
-    await Promise.all(
-      entry.files.map(async (f) => ({
+  const served = await Promise.all(
+    [DEFAULT_CLIP_ID, UNPINNED].flatMap((id) => {
+      const entry = CLIP_CATALOG.find((e) => e.id === id)!;
+      return entry.files.map(async (f) => ({
         repo: entry.repo,
         file: f.file,
         data: await readFile(path.join(tiny.dir, f.file)),
         lfs: f.file.endsWith('.onnx'),
-      })),
-    ),
+      }));
+    }),
   );
+  hub = await startFakeHub(served);
 });
 afterAll(async () => {
   await hub?.close();
@@ -117,20 +122,30 @@ describe('a missing CLIP model is offered for download', () => {
     expect(hub.requests).toEqual([]);
   });
 
-  it('with --yes, downloads it from the hub, then classifies', async () => {
+  it('with --yes, refuses a download that is not the reviewed build of the default model, and installs nothing', async () => {
     const home = path.join(tmp, 'home-yes');
     const r = await glance(['classify', red, '--labels', 'red', 'blue', '--yes', '--json'], home);
-    expect(r.stderr).toMatch(new RegExp(`${DEFAULT_CLIP_ID} installed \\(verified\\)`));
     // the licence is said before the download starts
+    expect(r.stderr).toMatch(/out of scope/);
+    expect(r.stderr).toMatch(/does not match the reviewed build in Glance's catalog: expected sha256 [0-9a-f]{12}…/);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    const list = JSON.parse((await glance(['models', 'list', '--json'], home)).stdout) as ModelRow[];
+    expect(list.find((m) => m.id === DEFAULT_CLIP_ID)?.installed).toBe(false);
+  });
+
+  it('with --yes, downloads a catalog model from the hub, then indexes with it', async () => {
+    const home = path.join(tmp, 'home-yes-b16');
+    const r = await glance(['index', path.join(tmp, 'pics'), '--model', UNPINNED, '--yes'], home);
+    expect(r.stderr).toMatch(new RegExp(`${UNPINNED} installed \\(verified\\)`));
     expect(r.stderr.indexOf('out of scope')).toBeGreaterThanOrEqual(0);
     expect(r.stderr.indexOf('out of scope')).toBeLessThan(r.stderr.indexOf('installed (verified)'));
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).results[0].scores[0].label).toBe('red');
-    const list = JSON.parse((await glance(['models', 'list', '--json'], home)).stdout) as {
-      id: string;
-      installed: boolean;
-    }[];
-    expect(list.find((m) => m.id === DEFAULT_CLIP_ID)?.installed).toBe(true);
+    expect(r.stdout).toMatch(/^3 indexed/);
+    const search = await glance(['search', 'red', '--limit', '1'], home);
+    expect(search.stdout).toMatch(/red\.jpg\n$/);
+    const list = JSON.parse((await glance(['models', 'list', '--json'], home)).stdout) as ModelRow[];
+    expect(list.find((m) => m.id === UNPINNED)?.installed).toBe(true);
   });
 
   it('on a terminal, asks first; Enter means yes, and no stops with the command for later', async () => {
@@ -152,11 +167,12 @@ describe('a missing CLIP model is offered for download', () => {
     const pics = path.join(tmp, 'pics');
     expect(await run(['index', pics], io('n', path.join(tmp, 'home-ask-no')))).toBe(3);
     expect(errors.join('')).toMatch(new RegExp(`not downloaded; ${COMMAND} fetches it later`));
-    expect(await run(['index', pics], io('', path.join(tmp, 'home-ask-yes')))).toBe(0);
+    expect(await run(['index', pics, '--model', UNPINNED], io('', path.join(tmp, 'home-ask-yes')))).toBe(0);
     expect(questions).toHaveLength(2);
     expect(questions[0]).toMatch(
       /^CLIP ViT-B\/32 \(≈\d+ MB\) is needed to index photos\. Download it now\? \[Y\/n\] $/,
     );
+    expect(questions[1]).toMatch(/^CLIP ViT-B\/16 \(≈\d+ MB\) is needed to index photos\./);
     vi.unstubAllEnvs();
   });
 });

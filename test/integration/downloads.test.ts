@@ -4,6 +4,9 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MANIFEST, type Manifest, ModelManager } from '../../electron/engine/models/model-manager.ts';
+import { glancePaths, modelDir } from '../../electron/engine/paths.ts';
+import { CHAT_CATALOG } from '../../native-models/catalog.ts';
 import {
   type DownloadError,
   type DownloadProgress,
@@ -11,9 +14,11 @@ import {
   downloadFile,
   fileInfo,
   formatBytes,
+  hubEndpoint,
+  shortHash,
   verifyFile,
 } from '../../native-models/download/hub.ts';
-import { type FakeHub, sha256, startFakeHub } from '../fixtures/fake-hub.ts';
+import { type FakeFile, type FakeHub, sha256, startFakeHub } from '../fixtures/fake-hub.ts';
 
 /** Deterministic bytes (xorshift32), so that a flipped or misplaced byte changes the hash. */
 function bytes(n: number, seed: number): Buffer {
@@ -181,7 +186,11 @@ describe('downloadFile', () => {
       downloadFile({ ...LFS, sha256: sha256(CONFIG) }, path.join(dir, 'model.onnx'), { endpoint: hub.url }),
     );
     expect(err.code).toBe('checksum-mismatch');
-    expect(err.message).toMatch(/changed on the hub/);
+    expect(err.message).toBe(
+      `onnx/model.onnx of ${REPO} on ${new URL(hub.url).host} does not match the reviewed build in Glance's catalog: ` +
+        `expected sha256 ${shortHash(sha256(CONFIG))}, the server offers ${shortHash(sha256(MODEL))}. Nothing was downloaded. ` +
+        'Check GLANCE_HUB_ENDPOINT / HF_ENDPOINT if you use a mirror; otherwise the file changed upstream: update Glance.',
+    );
     expect(gets('/')).toHaveLength(0);
   });
 
@@ -189,7 +198,11 @@ describe('downloadFile', () => {
     const dest = path.join(dir, 'config.json');
     const err = await rejection(downloadFile({ ...SMALL, sha256: sha256(MODEL) }, dest, { endpoint: hub.url }));
     expect(err.code).toBe('checksum-mismatch');
+    expect(err.message).toContain(
+      `config.json of ${REPO} does not match the reviewed build in Glance's catalog: expected sha256 ${shortHash(sha256(MODEL))}, got ${shortHash(sha256(CONFIG))}. It was deleted.`,
+    );
     expect(existsSync(dest)).toBe(false);
+    expect(existsSync(`${dest}.part`)).toBe(false);
   });
 
   it('names the repo and the file when the file does not exist', async () => {
@@ -414,5 +427,235 @@ describe('formatBytes', () => {
       '4.1 GB',
       '2.5 TB',
     ]);
+  });
+});
+
+describe('supply chain: pinned revision, pinned hashes, secure endpoints', () => {
+  const COMMIT = '0123456789abcdef0123456789abcdef01234567';
+
+  it('resolves files at the revision it is given, for HEAD and GET alike', async () => {
+    await downloadFile(SMALL, path.join(dir, 'config.json'), { endpoint: hub.url, revision: COMMIT });
+    expect(hub.requests.map((r) => r.path)).toEqual([
+      `/${REPO}/resolve/${COMMIT}/config.json`,
+      `/${REPO}/resolve/${COMMIT}/config.json`,
+    ]);
+  });
+
+  it("trusts the pin, not the hub's hash: bytes the server vouches for are refused when they are not the pinned ones", async () => {
+    // The server is self-consistent (X-Linked-Etag is the SHA-256 of what it serves); only the pin says it is wrong.
+    const err = await rejection(
+      downloadFile({ ...LFS, sha256: sha256(MMPROJ), pin: 'catalog' }, path.join(dir, 'model.onnx'), {
+        endpoint: hub.url,
+      }),
+    );
+    expect(err.code).toBe('checksum-mismatch');
+    expect(err.message).toContain(
+      `does not match the reviewed build in Glance's catalog: expected sha256 ${shortHash(sha256(MMPROJ))}, the server offers ${shortHash(sha256(MODEL))}`,
+    );
+    expect(gets('/cdn/')).toHaveLength(0);
+  });
+
+  it('refuses delivered bytes that differ from the pin even when the headers advertise the pinned hash', async () => {
+    hub.knobs.corrupt = true; // headers say sha256(MODEL), the body has one byte flipped
+    const dest = path.join(dir, 'model.onnx');
+    const err = await rejection(downloadFile({ ...LFS, sha256: sha256(MODEL) }, dest, { endpoint: hub.url }));
+    expect(err.code).toBe('checksum-mismatch');
+    expect(err.message).toMatch(
+      new RegExp(
+        `^onnx/model\\.onnx of ${REPO} does not match the reviewed build in Glance's catalog: expected sha256 ${sha256(MODEL).slice(0, 12)}…, got [0-9a-f]{12}…\\. It was deleted\\.`,
+      ),
+    );
+    expect(existsSync(dest)).toBe(false);
+    expect(existsSync(`${dest}.part`)).toBe(false);
+  });
+
+  it('a first-use pin says the file changed since the first download, and how to accept a new version', async () => {
+    const err = await rejection(
+      downloadFile({ ...LFS, sha256: sha256(MMPROJ), pin: 'first-use' }, path.join(dir, 'model.onnx'), {
+        endpoint: hub.url,
+      }),
+    );
+    expect(err.message).toContain('does not match the copy first downloaded: expected sha256 ');
+    expect(err.message).toContain('remove the model and download it again to accept the new version');
+  });
+
+  it('refuses a plain-http endpoint on another machine, from the option, GLANCE_HUB_ENDPOINT or HF_ENDPOINT', async () => {
+    const http = 'http://mirror.example.com';
+    let err = await rejection(fileInfo(LFS, { endpoint: http }));
+    expect(err.code).toBe('insecure-endpoint');
+    expect(err.message).toBe(
+      'The hub endpoint is http://mirror.example.com: Glance downloads models only over https:// (plain http:// only from this machine: 127.0.0.1, ::1, localhost). Use an https:// address for the mirror.',
+    );
+    vi.stubEnv('GLANCE_HUB_ENDPOINT', `${http}:8080/`);
+    err = await rejection(downloadFile(LFS, path.join(dir, 'model.onnx')));
+    expect(err.code).toBe('insecure-endpoint');
+    expect(err.message).toMatch(/^GLANCE_HUB_ENDPOINT is http:\/\/mirror\.example\.com:8080: /);
+    vi.stubEnv('GLANCE_HUB_ENDPOINT', '');
+    vi.stubEnv('HF_ENDPOINT', 'http://10.0.0.5');
+    err = await rejection(downloadAll([LFS], dir));
+    expect(err.message).toMatch(/^HF_ENDPOINT is http:\/\/10\.0\.0\.5: .*only over https:\/\//);
+    expect(hub.requests).toHaveLength(0);
+    expect(existsSync(path.join(dir, 'onnx'))).toBe(false);
+  });
+
+  it('accepts https:// anywhere and http:// to 127.0.0.1, ::1 and localhost only', () => {
+    const env = {};
+    expect(hubEndpoint(undefined, env)).toBe('https://huggingface.co');
+    expect(hubEndpoint('https://hf-mirror.com/', env)).toBe('https://hf-mirror.com');
+    for (const ok of ['http://127.0.0.1:8080', 'http://[::1]:8080', 'http://localhost:9000', 'http://LOCALHOST']) {
+      expect(hubEndpoint(ok, env)).toBe(ok);
+    }
+    for (const bad of ['http://example.com', 'http://127.0.0.1.nip.io', 'http://localhost.example.com', 'ftp://x']) {
+      expect(() => hubEndpoint(bad, env)).toThrow(/only over https:\/\//);
+    }
+    expect(() => hubEndpoint('huggingface.co', env)).toThrow('The hub endpoint "huggingface.co" is not a URL');
+    expect(hubEndpoint(undefined, { HF_ENDPOINT: 'https://a.example' })).toBe('https://a.example');
+    expect(() => hubEndpoint(undefined, { GLANCE_HUB_ENDPOINT: 'http://b.example', HF_ENDPOINT: 'https://a' })).toThrow(
+      /^GLANCE_HUB_ENDPOINT is http:\/\/b\.example/,
+    );
+  });
+
+  it('refuses a redirect from the hub to a plain-http server on another machine', async () => {
+    hub.knobs.cdnOrigin = 'http://cdn.example.com';
+    const err = await rejection(downloadFile(LFS, path.join(dir, 'model.onnx'), { endpoint: hub.url }));
+    expect(err.code).toBe('insecure-endpoint');
+    expect(err.message).toContain('to http://cdn.example.com: Glance downloads models only over https://');
+  });
+
+  it('verifyFile with a pin names the build the file should be, whatever its size', async () => {
+    const file = path.join(dir, 'model.onnx');
+    await writeFile(file, CONFIG);
+    expect(await verifyFile(file, { sha256: sha256(MODEL), pin: 'catalog' })).toEqual({
+      ok: false,
+      reason: `${file} does not match the reviewed build in Glance's catalog: expected sha256 ${shortHash(sha256(MODEL))}, got ${shortHash(sha256(CONFIG))}: delete it or download again`,
+    });
+    expect(await verifyFile(file, { sha256: sha256(MODEL), pin: 'first-use' })).toMatchObject({
+      reason: expect.stringContaining('does not match the copy first downloaded: expected sha256'),
+    });
+    expect(await verifyFile(file, { sha256: sha256(CONFIG), pin: 'catalog' })).toEqual({ ok: true });
+  });
+});
+
+describe('ModelManager: catalog pins and trust on first use', () => {
+  const SMOL = CHAT_CATALOG.find((e) => e.id === 'smolvlm-500m')!;
+  const LLAVA = CHAT_CATALOG.find((e) => e.id === 'llava-1.5-7b')!;
+  const served: FakeFile[] = [
+    { repo: SMOL.repo, file: SMOL.model.file, data: bytes(50_000, 7), lfs: true },
+    { repo: SMOL.repo, file: SMOL.mmproj.file, data: bytes(20_000, 8), lfs: true },
+    { repo: LLAVA.repo, file: LLAVA.model.file, data: bytes(60_000, 9), lfs: true },
+    { repo: LLAVA.repo, file: LLAVA.mmproj.file, data: bytes(30_000, 10), lfs: true },
+  ];
+  const original = served.map((f) => f.data);
+  let models: FakeHub;
+  let manager: ModelManager;
+  let paths: ReturnType<typeof glancePaths>;
+  const manifestOf = async (id: string) =>
+    JSON.parse(await readFile(path.join(modelDir(paths, id), MANIFEST), 'utf8')) as Manifest;
+
+  beforeAll(async () => {
+    models = await startFakeHub(served);
+  });
+  afterAll(async () => {
+    await models.close();
+  });
+  beforeEach(() => {
+    served.forEach((f, i) => {
+      f.data = original[i]!;
+    });
+    models.requests.length = 0;
+    paths = glancePaths(path.join(dir, 'home'));
+    manager = new ModelManager(paths);
+  });
+
+  it('the catalog pins are real: commits and SHA-256s of the right shape', () => {
+    expect(SMOL.revision).toMatch(/^[0-9a-f]{40}$/);
+    expect(SMOL.model.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(SMOL.mmproj.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(LLAVA.revision).toMatch(/^[0-9a-f]{40}$/);
+    expect(LLAVA.model.sha256).toBeUndefined();
+  });
+
+  it("requests the catalog's commit, never main, even when the caller asks for a branch", async () => {
+    await manager.download('llava-1.5-7b', { endpoint: models.url, revision: 'main' });
+    expect(models.requests.length).toBeGreaterThan(0);
+    const resolves = models.requests.filter((r) => r.path.includes('/resolve/'));
+    expect(resolves.map((r) => r.path)).toEqual(
+      expect.arrayContaining([`/${LLAVA.repo}/resolve/${LLAVA.revision}/${LLAVA.model.file}`]),
+    );
+    expect(resolves.every((r) => r.path.startsWith(`/${LLAVA.repo}/resolve/${LLAVA.revision}/`))).toBe(true);
+    expect((await manifestOf('llava-1.5-7b')).revision).toBe(LLAVA.revision);
+  });
+
+  it('refuses a catalog-pinned model whose bytes on the hub are not the reviewed build, and installs nothing', async () => {
+    const err = await rejection(manager.download('smolvlm-500m', { endpoint: models.url }));
+    expect(err.code).toBe('checksum-mismatch');
+    expect(err.message).toContain(
+      `does not match the reviewed build in Glance's catalog: expected sha256 ${shortHash(SMOL.model.sha256!)}, the server offers ${shortHash(sha256(served[0]!.data))}`,
+    );
+    expect(models.requests.filter((r) => r.method === 'GET')).toHaveLength(0);
+    expect(models.requests.every((r) => r.path.startsWith(`/${SMOL.repo}/resolve/${SMOL.revision}/`))).toBe(true);
+    expect(await manager.manifest('smolvlm-500m')).toBeNull();
+  });
+
+  it('verify checks catalog pins, not the manifest: a manifest that agrees with other bytes does not help', async () => {
+    // An install made before pinning, from main: the manifest records the bytes it got.
+    const dirOf = modelDir(paths, 'smolvlm-500m');
+    await mkdir(dirOf, { recursive: true });
+    const files = [SMOL.model, SMOL.mmproj].map((f, i) => ({ file: f.file, data: served[i]!.data }));
+    for (const f of files) await writeFile(path.join(dirOf, f.file), f.data);
+    const manifest: Manifest = {
+      id: 'smolvlm-500m',
+      repo: SMOL.repo,
+      installedAt: 1,
+      files: files.map((f) => ({ file: f.file, size: f.data.length, sha256: sha256(f.data) })),
+    };
+    await writeFile(path.join(dirOf, MANIFEST), JSON.stringify(manifest));
+    const results = await manager.verify('smolvlm-500m');
+    expect(results).toEqual([
+      {
+        file: SMOL.model.file,
+        ok: false,
+        pin: 'catalog',
+        reason: `${path.join(dirOf, SMOL.model.file)} does not match the reviewed build in Glance's catalog: expected sha256 ${shortHash(SMOL.model.sha256!)}, got ${shortHash(sha256(files[0]!.data))}: delete it or download again`,
+      },
+      expect.objectContaining({ file: SMOL.mmproj.file, ok: false, pin: 'catalog' }),
+    ]);
+  });
+
+  it('trust on first use: the first download records the hashes, later downloads and verify require them', async () => {
+    const first = await manager.download('llava-1.5-7b', { endpoint: models.url });
+    expect(first.files).toEqual([
+      { file: LLAVA.model.file, size: 60_000, sha256: sha256(original[2]!), pin: 'first-use' },
+      { file: LLAVA.mmproj.file, size: 30_000, sha256: sha256(original[3]!), pin: 'first-use' },
+    ]);
+    expect(await manifestOf('llava-1.5-7b')).toMatchObject({ revision: LLAVA.revision, files: first.files });
+    expect((await manager.verify('llava-1.5-7b')).every((r) => r.ok && r.pin === 'first-use')).toBe(true);
+
+    // The same bytes again: reused, nothing fetched.
+    models.requests.length = 0;
+    await manager.download('llava-1.5-7b', { endpoint: models.url });
+    expect(models.requests.filter((r) => r.method === 'GET')).toHaveLength(0);
+
+    // The file on disk is changed: verify names the recorded hash.
+    const local = path.join(modelDir(paths, 'llava-1.5-7b'), LLAVA.model.file);
+    await writeFile(local, bytes(60_000, 99));
+    const broken = (await manager.verify('llava-1.5-7b')).find((r) => !r.ok)!;
+    expect(broken.reason).toBe(
+      `${local} does not match the copy first downloaded: expected sha256 ${shortHash(sha256(original[2]!))}, got ${shortHash(sha256(bytes(60_000, 99)))}: delete it or download again`,
+    );
+
+    // The hub now serves other bytes for it: a new download refuses them rather than recording them.
+    served[2]!.data = bytes(60_000, 42);
+    const err = await rejection(manager.download('llava-1.5-7b', { endpoint: models.url }));
+    expect(err.code).toBe('checksum-mismatch');
+    expect(err.message).toContain(
+      `${LLAVA.model.file} of ${LLAVA.repo} on ${new URL(models.url).host} does not match the copy first downloaded: expected sha256 ${shortHash(sha256(original[2]!))}, the server offers ${shortHash(sha256(bytes(60_000, 42)))}`,
+    );
+    expect((await manifestOf('llava-1.5-7b')).files[0]!.sha256).toBe(sha256(original[2]!));
+
+    // Removing the model forgets the record: the next download is a first use again.
+    await manager.remove('llava-1.5-7b');
+    const again = await manager.download('llava-1.5-7b', { endpoint: models.url });
+    expect(again.files[0]!.sha256).toBe(sha256(bytes(60_000, 42)));
   });
 });

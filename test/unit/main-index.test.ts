@@ -1,7 +1,6 @@
 // The app's wiring, with Electron faked: what happens before ready, on ready, on a second launch and on quit.
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type * as ElectronModule from 'electron';
 import type { BrowserWindowConstructorOptions, IpcMainInvokeEvent } from 'electron';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -196,9 +195,8 @@ async function launch(o: { lock?: boolean; ready?: boolean } = {}) {
   return { electron: h.electron, calls: h.calls, ready: () => h.control.ready() };
 }
 
-const appPage = pathToFileURL(
-  path.join(path.dirname(new URL('../../electron/main/index.ts', import.meta.url).pathname), '..', 'renderer'),
-);
+/** The packaged window's page: served by the app scheme, never a file:// URL. */
+const appPage = 'app://glance/index.html';
 
 const realPlatform = process.platform;
 /** The platform main() sees (it reads process.platform). */
@@ -217,7 +215,7 @@ afterEach(() => {
 /** An IPC call from the main window, through the router, as the renderer makes it. */
 async function callFromMainWindow(electron: typeof h.electron, channel: Parameters<typeof wire>[0], arg?: unknown) {
   const win = h.FakeBrowserWindow.created[0]!;
-  const frame = { url: `${appPage}/main_window/index.html`, parent: null, frameTreeNodeId: 1, detached: false };
+  const frame = { url: appPage, parent: null, frameTreeNodeId: 1, detached: false };
   const event = { sender: { id: win.webContents.id, mainFrame: frame }, senderFrame: frame };
   return (await electron.ipcMain.handlers.get(wire(channel))!(
     event as unknown as IpcMainInvokeEvent,
@@ -230,6 +228,7 @@ describe('the app', () => {
     const w = await launch({ ready: false });
     expect(w.calls).toEqual(['registerSchemesAsPrivileged', 'enableSandbox', 'requestSingleInstanceLock']);
     expect(w.electron.protocol.registerSchemesAsPrivileged).toHaveBeenCalledWith([
+      expect.objectContaining({ scheme: 'app' }),
       expect.objectContaining({ scheme: 'glance' }),
     ]);
     w.ready();
@@ -256,6 +255,9 @@ describe('the app', () => {
     expect(engineHost.options).toMatchObject({ home: path.resolve('/tmp/glance-test-home') });
     expect(w.electron.session.defaultSession.setPermissionRequestHandler).toHaveBeenCalled();
     expect(w.electron.session.defaultSession.protocol.handle).toHaveBeenCalledWith('glance', expect.any(Function));
+    expect(w.electron.session.defaultSession.protocol.handle).toHaveBeenCalledWith('app', expect.any(Function));
+    expect(h.FakeBrowserWindow.created[0]!.loadURL).toHaveBeenCalledWith(appPage);
+    expect(h.FakeBrowserWindow.created[0]!.loadFile).not.toHaveBeenCalled();
     expect(h.FakeBrowserWindow.created).toHaveLength(1);
     expect(h.FakeBrowserWindow.created[0]!.options.webPreferences).toMatchObject({
       sandbox: true,
@@ -267,8 +269,7 @@ describe('the app', () => {
   it('answers only the app window through the router', async () => {
     const w = await launch();
     const win = h.FakeBrowserWindow.created[0]!;
-    const page = `${appPage}/main_window/index.html`;
-    const frame = { url: page, parent: null, frameTreeNodeId: 1, detached: false };
+    const frame = { url: appPage, parent: null, frameTreeNodeId: 1, detached: false };
     const handler = w.electron.ipcMain.handlers.get(wire('engine.status'))!;
     const trusted = { sender: { id: win.webContents.id, mainFrame: frame }, senderFrame: frame };
     expect(await handler(trusted as unknown as IpcMainInvokeEvent, undefined)).toEqual({
@@ -278,6 +279,10 @@ describe('the app', () => {
     const stranger = { sender: { id: 999, mainFrame: frame }, senderFrame: frame };
     const refused = (await handler(stranger as unknown as IpcMainInvokeEvent, undefined)) as Result<unknown>;
     expect(refused.ok).toBe(false);
+    // The app's own window, navigated to a file:// page (the old way of loading it), is no longer the app.
+    const filePage = { ...frame, url: 'file:///app/.vite/renderer/main_window/index.html' };
+    const onFile = { sender: { id: win.webContents.id, mainFrame: filePage }, senderFrame: filePage };
+    expect(((await handler(onFile as unknown as IpcMainInvokeEvent, undefined)) as Result<unknown>).ok).toBe(false);
   });
 
   it('relays engine events and status to the app windows', async () => {

@@ -1,18 +1,25 @@
-// glance:// serves thumbnails and attachments by id, through resolvers, and nothing else.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// glance:// serves thumbnails and attachments by id, through resolvers, and nothing else; app://glance/ serves the
+// renderer folder, and nothing outside it.
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Protocol } from 'electron';
 import { describe, expect, it, vi } from 'vitest';
 import {
+  APP_ORIGIN,
+  appPageUrl,
+  appPathOf,
   type GlanceResolvers,
+  handleAppProtocol,
   handleGlanceProtocol,
   imageType,
   parseGlanceUrl,
-  registerGlanceScheme,
+  registerSchemes,
+  serveApp,
   serveGlance,
 } from '../../electron/main/protocol.ts';
+import { CSP } from '../../electron/main/security.ts';
 
 vi.mock('electron', () => ({}));
 
@@ -37,11 +44,13 @@ function setup(files: { thumb?: string | null; attachment?: string | null } = {}
   return { resolvers, read, get };
 }
 
-describe('glance:// scheme registration', () => {
-  it('is standard, secure and fetchable, and does not bypass the CSP', () => {
+describe('scheme registration', () => {
+  it('app: and glance: in one call: standard, secure and fetchable, and neither bypasses the CSP', () => {
     const protocol = { registerSchemesAsPrivileged: vi.fn() } satisfies Pick<Protocol, 'registerSchemesAsPrivileged'>;
-    registerGlanceScheme(protocol);
+    registerSchemes(protocol);
+    expect(protocol.registerSchemesAsPrivileged).toHaveBeenCalledTimes(1);
     expect(protocol.registerSchemesAsPrivileged).toHaveBeenCalledWith([
+      { scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } },
       { scheme: 'glance', privileges: { standard: true, secure: true, supportFetchAPI: true } },
     ]);
   });
@@ -182,5 +191,156 @@ describe('parsing and sniffing', () => {
     expect(imageType(Buffer.from([0xff, 0xd8, 0xff, 0xe0]))).toBe('image/jpeg');
     expect(imageType(Buffer.from('<svg onload=alert(1)>'))).toBeNull();
     expect(imageType(new Uint8Array())).toBeNull();
+  });
+});
+
+describe('app://glance/: the renderer folder', () => {
+  // <tmp>/renderer is the folder; <tmp>/secret.txt and <tmp>/renderer-evil/ sit beside it.
+  const base = mkdtempSync(path.join(os.tmpdir(), 'glance-app-'));
+  const rootDir = path.join(base, 'renderer');
+  mkdirSync(path.join(rootDir, 'assets'), { recursive: true });
+  mkdirSync(path.join(base, 'renderer-evil'));
+  const HTML = '<!doctype html><title>Glance</title>';
+  writeFileSync(path.join(rootDir, 'index.html'), HTML);
+  writeFileSync(path.join(rootDir, 'assets', 'index-abc.js'), 'console.log(1)');
+  writeFileSync(path.join(rootDir, 'assets', 'index-abc.css'), 'body{}');
+  writeFileSync(path.join(base, 'secret.txt'), 'password=hunter2');
+  writeFileSync(path.join(base, 'renderer-evil', 'x.html'), 'evil');
+  // links inside the folder: one to a file outside, one to a folder outside, one to a file inside
+  symlinkSync(path.join(base, 'secret.txt'), path.join(rootDir, 'leak.txt'));
+  symlinkSync(base, path.join(rootDir, 'up'));
+  symlinkSync(path.join(rootDir, 'index.html'), path.join(rootDir, 'alias.html'));
+  const o = { rootDir, csp: CSP };
+  const get = (url: string, method = 'GET') => serveApp({ url, method }, o);
+
+  it('the page URL carries the view in the hash', () => {
+    expect(APP_ORIGIN).toBe('app://glance');
+    expect(appPageUrl()).toBe('app://glance/index.html');
+    expect(appPageUrl('ask')).toBe('app://glance/index.html#ask');
+  });
+
+  it('serves a file inside the folder, with its type and the CSP as a header', async () => {
+    const res = await get('app://glance/index.html');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(HTML);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('content-security-policy')).toBe(CSP);
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const js = await get('app://glance/assets/index-abc.js');
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(js.headers.get('content-security-policy')).toBe(CSP);
+    expect((await get('app://glance/assets/index-abc.css')).headers.get('content-type')).toBe(
+      'text/css; charset=utf-8',
+    );
+    // the view hash and a query never name a file; `/` is the page
+    expect(await (await get('app://glance/index.html#capture')).text()).toBe(HTML);
+    expect(await (await get('app://glance/index.html?v=1')).text()).toBe(HTML);
+    expect(await (await get('app://glance/')).text()).toBe(HTML);
+    // a link that stays inside is followed
+    expect(await (await get('app://glance/alias.html')).text()).toBe(HTML);
+  });
+
+  it('answers HEAD without a body', async () => {
+    const res = await get('app://glance/index.html', 'HEAD');
+    expect(res.status).toBe(200);
+    expect(res.body).toBeNull();
+    expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(HTML)));
+  });
+
+  it('through the handler Electron calls', async () => {
+    const protocol = { handle: vi.fn() } satisfies Pick<Protocol, 'handle'>;
+    handleAppProtocol(protocol, o);
+    expect(protocol.handle).toHaveBeenCalledWith('app', expect.any(Function));
+    const handler = protocol.handle.mock.calls[0]![1] as (r: Request) => Promise<Response>;
+    const res = await handler(new Request('app://glance/index.html'));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toBe(CSP);
+    expect((await handler(new Request('app://glance/leak.txt'))).status).toBe(403);
+  });
+
+  it.each([
+    // dot segments, plain and encoded, and double encoding
+    'app://glance/../secret.txt',
+    'app://glance/assets/../../secret.txt',
+    'app://glance/./index.html',
+    'app://glance/%2e%2e/secret.txt',
+    'app://glance/%2E%2E/secret.txt',
+    'app://glance/.%2e/secret.txt',
+    'app://glance/assets/%2e%2e/%2e%2e/secret.txt',
+    'app://glance/%252e%252e/secret.txt',
+    'app://glance/%252e%252e%252fsecret.txt',
+    // encoded separators
+    'app://glance/..%2fsecret.txt',
+    'app://glance/..%2Fsecret.txt',
+    'app://glance/..%5csecret.txt',
+    'app://glance/assets%2f..%2f..%2fsecret.txt',
+    // backslashes
+    'app://glance/..\\secret.txt',
+    'app://glance/assets\\..\\..\\secret.txt',
+    // absolute paths, and empty segments
+    'app://glance//etc/passwd',
+    'app://glance/assets/',
+    'app://glance/%2fetc/passwd',
+    `app://glance/${encodeURIComponent(path.join(base, 'secret.txt'))}`,
+    'app://glance/C:/Windows/win.ini',
+    'app://glance/C%3a/Windows/win.ini',
+    // NUL and other controls
+    'app://glance/index.html%00.png',
+    'app://glance/index.html\u0000',
+    'app://glance/index%01.html',
+    // links out of the folder
+    'app://glance/leak.txt',
+    'app://glance/up/secret.txt',
+    'app://glance/up/renderer-evil/x.html',
+    // a malformed escape
+    'app://glance/%E0%A4%A',
+  ])('%s is refused (403) and nothing outside the folder comes back', async (url) => {
+    const res = await get(url);
+    expect(res.status).toBe(403);
+    // refused on the URL's text alone, before any file is looked at; links only once they are followed
+    const link = /\/(?:leak\.txt|up\/)/.test(url);
+    expect(appPathOf(url).ok).toBe(link);
+    const body = await res.text();
+    expect(body).not.toContain('hunter2');
+    expect(body).not.toContain('evil');
+  });
+
+  it.each([
+    'app://glance/missing.html',
+    'app://glance/assets',
+    'app://evil/index.html',
+    'app://glance.evil/index.html',
+    'app://glance:8080/index.html',
+    'app://user@glance/index.html',
+    'app:///index.html',
+    'app:index.html',
+    'file:///etc/passwd',
+    'glance://thumb/1',
+  ])('%s is a 404', async (url) => {
+    const res = await get(url);
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-security-policy')).toBe(CSP);
+  });
+
+  it('answers GET and HEAD only', async () => {
+    expect((await get('app://glance/index.html', 'POST')).status).toBe(404);
+  });
+
+  it("checks the raw path, not a parser's resolution of it", () => {
+    expect(appPathOf('app://glance/assets/index-abc.js')).toEqual({ ok: true, segments: ['assets', 'index-abc.js'] });
+    expect(appPathOf('app://glance/a%20b.png')).toEqual({ ok: true, segments: ['a b.png'] });
+    // `new URL` would turn this into /secret.txt, inside the folder: the raw text is what is refused
+    expect(new URL('app://glance/assets/../secret.txt').pathname).toBe('/secret.txt');
+    expect(appPathOf('app://glance/assets/../secret.txt')).toEqual({ ok: false, status: 403 });
+  });
+
+  it('also holds for URLs as a Request parses them', async () => {
+    for (const url of ['app://glance/../secret.txt', 'app://glance/%2e%2e/secret.txt', 'app://glance/leak.txt']) {
+      const res = await serveApp(new Request(url), o);
+      expect(res.status, url).not.toBe(200);
+      expect(await res.text()).not.toContain('hunter2');
+    }
   });
 });

@@ -1,5 +1,6 @@
 // The security checklist of the main process, checked without Electron: web preferences, CSP, permissions,
 // navigation rules and the IPC sender check.
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Session, WebContents } from 'electron';
@@ -17,12 +18,15 @@ import {
   secureWebPreferences,
   trustedSender,
 } from '../../electron/main/security.ts';
+import { repoRoot } from '../fixtures/repo.ts';
 
 // security.ts needs only Electron's types; this makes sure nothing loads the real module by accident.
 vi.mock('electron', () => ({}));
 
 const rendererDir = path.resolve('/opt/Glance/resources/app.asar/.vite/renderer/main_window');
-const appPage = pathToFileURL(path.join(rendererDir, 'index.html')).toString();
+// The packaged page is served by the app scheme (protocol.ts); the same file as a file:// page is not the app.
+const appPage = 'app://glance/index.html';
+const filePage = pathToFileURL(path.join(rendererDir, 'index.html')).toString();
 const packaged = { rendererDir };
 const dev = { devServerUrl: 'http://localhost:5173' };
 
@@ -167,12 +171,12 @@ describe('session security', () => {
     ];
     for (const p of denied) {
       expect(ask(p), p).toBe(false);
-      expect(check(contents, p, 'file://', { isMainFrame: true, requestingUrl: appPage }), p).toBe(false);
+      expect(check(contents, p, 'app://glance', { isMainFrame: true, requestingUrl: appPage }), p).toBe(false);
     }
     expect(ask('clipboard-sanitized-write')).toBe(true);
-    expect(check(contents, 'clipboard-sanitized-write', 'file://', { isMainFrame: true, requestingUrl: appPage })).toBe(
-      true,
-    );
+    expect(
+      check(contents, 'clipboard-sanitized-write', 'app://glance', { isMainFrame: true, requestingUrl: appPage }),
+    ).toBe(true);
     // …but not for a page that is not the app's
     expect(ask('clipboard-sanitized-write', 'https://evil.example/')).toBe(false);
     expect(check(null, 'clipboard-sanitized-write', 'https://evil.example', { isMainFrame: true })).toBe(false);
@@ -188,18 +192,28 @@ describe('session security', () => {
 });
 
 describe('what counts as the app', () => {
-  it('is a file inside the renderer folder in the package', () => {
+  it('is the app://glance origin in the package, never a file:// page', () => {
     expect(isAppUrl(appPage, packaged)).toBe(true);
     expect(isAppUrl(`${appPage}#ask`, packaged)).toBe(true);
-    expect(isAppUrl(pathToFileURL(path.join(rendererDir, 'assets', 'x.js')).toString(), packaged)).toBe(true);
+    expect(isAppUrl('app://glance/assets/index-abc.js', packaged)).toBe(true);
+    expect(isAppUrl('app://glance/', packaged)).toBe(true);
+    // file:// is not the app's, not even the renderer folder's own files
+    expect(isAppUrl(filePage, packaged)).toBe(false);
+    expect(isAppUrl(`${filePage}#ask`, packaged)).toBe(false);
+    expect(isAppUrl(pathToFileURL(path.join(rendererDir, 'assets', 'x.js')).toString(), packaged)).toBe(false);
     expect(isAppUrl('file:///tmp/evil.html', packaged)).toBe(false);
-    expect(isAppUrl(pathToFileURL(`${rendererDir}-evil/index.html`).toString(), packaged)).toBe(false);
-    expect(isAppUrl(`${pathToFileURL(rendererDir)}/..%2F..%2Fevil.html`, packaged)).toBe(false);
-    expect(isAppUrl(`${pathToFileURL(rendererDir)}/../../evil.html`, packaged)).toBe(false);
-    expect(isAppUrl(`${pathToFileURL(rendererDir)}/%2e%2e/%2e%2e/evil.html`, packaged)).toBe(false);
-    expect(isAppUrl(`${pathToFileURL(rendererDir)}/./index.html`, packaged)).toBe(false);
-    expect(isAppUrl(`file://evil-host${pathToFileURL(rendererDir).pathname}/index.html`, packaged)).toBe(false);
+    expect(isAppUrl('file:///etc/passwd', packaged)).toBe(false);
+    // other hosts and origins of the scheme, and look-alikes
+    expect(isAppUrl('app://evil/index.html', packaged)).toBe(false);
+    expect(isAppUrl('app://glance.evil.example/index.html', packaged)).toBe(false);
+    expect(isAppUrl('app://glance:8080/index.html', packaged)).toBe(false);
+    expect(isAppUrl('app://user@glance/index.html', packaged)).toBe(false);
+    expect(isAppUrl('app:///index.html', packaged)).toBe(false);
+    expect(isAppUrl('glance://thumb/1', packaged)).toBe(false);
+    expect(isAppUrl('https://glance/index.html', packaged)).toBe(false);
     expect(isAppUrl('http://localhost:5173/', packaged)).toBe(false);
+    expect(isAppUrl('javascript:alert(1)', packaged)).toBe(false);
+    expect(isAppUrl('data:text/html,<script>1</script>', packaged)).toBe(false);
   });
 
   it('is the dev server origin in development', () => {
@@ -208,6 +222,7 @@ describe('what counts as the app', () => {
     expect(isAppUrl('https://localhost:5173/', dev)).toBe(false);
     expect(isAppUrl('http://localhost.evil.example:5173/', dev)).toBe(false);
     expect(isAppUrl(appPage, dev)).toBe(false);
+    expect(isAppUrl(filePage, dev)).toBe(false);
     expect(isAppUrl('not a url', dev)).toBe(false);
   });
 });
@@ -238,6 +253,8 @@ describe('navigation and new windows', () => {
     for (const event of ['will-navigate', 'will-frame-navigate', 'will-redirect']) {
       expect(fire(event, 'https://evil.example/'), event).toBe(true);
       expect(fire(event, 'file:///etc/passwd'), event).toBe(true);
+      expect(fire(event, filePage), event).toBe(true);
+      expect(fire(event, 'app://evil/index.html'), event).toBe(true);
       expect(fire(event, 'javascript:alert(1)'), event).toBe(true);
       expect(fire(event, `${appPage}#ask`), event).toBe(false);
     }
@@ -307,6 +324,9 @@ describe('trustedSender', () => {
     expect(trust(event(frame('https://evil.example/')))).toBe(false);
     expect(trust(event(frame('file:///tmp/evil.html')))).toBe(false);
     expect(trust(event(frame('file:///home/user/Downloads/index.html')))).toBe(false);
+    // the renderer's own index.html as a file:// page is not the app either
+    expect(trust(event(frame(filePage)))).toBe(false);
+    expect(trust(event(frame('app://evil/index.html')))).toBe(false);
     expect(trust(event(null))).toBe(false);
     expect(trust(event(frame(appPage, { detached: true })))).toBe(false);
     expect(trustedSender(dev, contents)(event(frame('http://localhost:9999/')))).toBe(false);
@@ -320,5 +340,29 @@ describe('trustedSender', () => {
     destroy();
     expect(trust(event(frame(appPage), 1))).toBe(false);
     expect(contents.all()).toEqual([]);
+  });
+});
+
+describe('the rest of the checklist, in the sources', () => {
+  const sources = (dir: string): string[] =>
+    readdirSync(path.join(repoRoot, dir), { recursive: true, encoding: 'utf8' })
+      .filter((f) => /\.(ts|svelte)$/.test(f))
+      .map((f) => path.join(repoRoot, dir, f));
+
+  it('no code opens links in the system browser (item 15: shell.openExternal is not used)', () => {
+    const files = [...sources('electron'), ...sources('renderer/src')];
+    expect(files.length).toBeGreaterThan(50);
+    const users = files.filter((f) => /\bopenExternal\b/.test(readFileSync(f, 'utf8')));
+    expect(users.map((f) => path.relative(repoRoot, f))).toEqual([]);
+  });
+
+  it('Electron is pinned to one release of a supported line (item 16)', () => {
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      devDependencies?: Record<string, string>;
+      dependencies?: Record<string, string>;
+    };
+    const version = pkg.devDependencies?.electron ?? pkg.dependencies?.electron ?? '';
+    expect(version).toMatch(/^\d+\.\d+\.\d+$/); // exact: no range that could move
+    expect(Number(version.split('.')[0])).toBeGreaterThanOrEqual(45);
   });
 });

@@ -112,14 +112,15 @@ describe('windows', () => {
     }
   });
 
-  it('the main window has a minimum size and loads the packaged index.html', () => {
+  it('the main window has a minimum size and loads the packaged index.html through the app scheme', () => {
     const win = createMainWindow({ files: packagedFiles, contents: new AppContents() }) as unknown as InstanceType<
       typeof fakes.FakeBrowserWindow
     >;
     expect(win.options.minWidth).toBeGreaterThan(0);
     expect(win.options.minHeight).toBeGreaterThan(0);
-    expect(win.loadFile).toHaveBeenCalledWith(path.resolve('/app/.vite/renderer/main_window/index.html'), {});
-    expect(win.loadURL).not.toHaveBeenCalled();
+    expect(win.loadURL.mock.calls).toEqual([['app://glance/index.html']]);
+    // never a file:// page
+    expect(win.loadFile).not.toHaveBeenCalled();
   });
 
   it('loads views from the dev server in development', async () => {
@@ -127,10 +128,32 @@ describe('windows', () => {
     await loadView(win as never, devFiles, 'main');
     await loadView(win as never, devFiles, 'ask');
     expect(win.loadURL.mock.calls).toEqual([['http://localhost:5173/'], ['http://localhost:5173/#ask']]);
-    await loadView(win as never, packagedFiles, 'capture');
-    expect(win.loadFile).toHaveBeenLastCalledWith(path.join(packagedFiles.rendererDir, 'index.html'), {
-      hash: 'capture',
-    });
+    expect(win.loadFile).not.toHaveBeenCalled();
+  });
+
+  it('loads the packaged views from app://glance, the view in the hash, never from file://', async () => {
+    const win = new fakes.FakeBrowserWindow({});
+    for (const view of ['main', 'ask', 'capture'] as const) await loadView(win as never, packagedFiles, view);
+    expect(win.loadURL.mock.calls).toEqual([
+      ['app://glance/index.html'],
+      ['app://glance/index.html#ask'],
+      ['app://glance/index.html#capture'],
+    ]);
+    expect(win.loadFile).not.toHaveBeenCalled();
+    // every window of the package: main, ask and the capture overlay
+    const contents = new AppContents();
+    const o = { files: packagedFiles, contents };
+    const wins = [
+      createMainWindow(o),
+      createAskWindow(o),
+      createCaptureOverlay({ ...o, bounds: { x: 0, y: 0, width: 800, height: 600 } }),
+    ] as unknown as InstanceType<typeof fakes.FakeBrowserWindow>[];
+    expect(wins.map((w) => w.loadURL.mock.calls)).toEqual([
+      [['app://glance/index.html']],
+      [['app://glance/index.html#ask']],
+      [['app://glance/index.html#capture']],
+    ]);
+    for (const w of wins) expect(w.loadFile).not.toHaveBeenCalled();
   });
 
   it('the ask window floats; the overlay is transparent over the display and closes on Escape', () => {

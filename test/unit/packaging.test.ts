@@ -142,7 +142,10 @@ describe('the Forge config', () => {
       [FuseV1Options.EnableNodeCliInspectArguments]: false,
       [FuseV1Options.EnableEmbeddedAsarIntegrityValidation]: true,
       [FuseV1Options.OnlyLoadAppFromAsar]: true,
+      [FuseV1Options.GrantFileProtocolExtraPrivileges]: false,
     });
+    // the pages are served as app://glance/ (electron/main/protocol.ts): file:// gets no extra privileges
+    expect(fuses?.[FuseV1Options.GrantFileProtocolExtraPrivileges]).toBe(false);
   });
 
   it('builds the five entries from files that exist, with the names the main process loads', () => {

@@ -12,8 +12,9 @@ import { chooseClip, ensureClip, openLibrary, parseVariant } from '../library-co
 import { progressPrinter, summary } from './index.ts';
 
 export const usage = `Usage: glance models [list]          the catalog, and what is installed
-       glance models download ID     download a model (resumes an interrupted download; verifies SHA-256)
-       glance models verify ID       re-check an installed model's files
+       glance models download ID     download a model at its reviewed commit (resumes an interrupted download;
+                                     verifies each file's SHA-256 against the catalog's pin, or the first download's)
+       glance models verify ID       re-check an installed model's files against the same pins
        glance models remove ID       delete an installed model
        glance models use ID|DIR      the CLIP model of the library (a catalog id or a model folder); the photos are
                                      indexed again with it, your own tags stay
@@ -23,7 +24,8 @@ Options:
   --yes, -y              with use: download a catalog model that is not installed without asking
   --json                 print JSON
   --home DIR             Glance's data folder (default: GLANCE_HOME, else the app-data folder)
-The hub is huggingface.co, or GLANCE_HUB_ENDPOINT / HF_ENDPOINT; gated models need HF_TOKEN.
+The hub is huggingface.co, or GLANCE_HUB_ENDPOINT / HF_ENDPOINT (https:// only; http:// only to 127.0.0.1, ::1,
+localhost); gated models need HF_TOKEN.
 `;
 
 export async function modelsCommand(argv: string[], io: CliIo): Promise<number> {
@@ -88,8 +90,10 @@ export async function modelsCommand(argv: string[], io: CliIo): Promise<number> 
       const results = await manager.verify(id);
       if (values.json) io.out(`${JSON.stringify(results, null, 2)}\n`);
       else
-        for (const r of results)
-          io.out(`${r.ok ? 'ok     ' : 'BROKEN '} ${r.file}${r.reason ? `: ${r.reason}` : ''}\n`);
+        for (const r of results) {
+          const against = r.pin === 'catalog' ? 'reviewed build' : 'first download';
+          io.out(`${r.ok ? 'ok     ' : 'BROKEN '} ${r.file}${r.reason ? `: ${r.reason}` : ` (${against})`}\n`);
+        }
       const bad = results.filter((r) => !r.ok).length;
       if (bad) io.err(`${bad} file(s) damaged: glance models download ${id} fetches them again\n`);
       return bad ? EXIT.someFailed : EXIT.ok;

@@ -1,6 +1,9 @@
 // Installed models: what the catalog offers, what is on disk, downloads (resumable, verified, atomic per file),
 // removal and verification. A model folder gets a manifest (glance-model.json) written after its last file lands,
 // with each file's size and SHA-256: "installed" means the manifest is there, and verify re-checks against it.
+// Files come from the catalog's pinned commit. A file the catalog pins a SHA-256 for must have it (download and verify
+// check the pin, not the manifest); for the others the manifest is the trust-on-first-use record: the hashes of the
+// first verified download, required of every later download of the same revision and checked by verify.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ALL_MODELS, type CatalogEntry, type CatalogFile } from '../../../native-models/catalog.ts';
@@ -8,6 +11,8 @@ import {
   type DownloadOptions,
   type DownloadProgress,
   downloadAll,
+  type HubFile,
+  type Pin,
   verifyFile,
 } from '../../../native-models/download/hub.ts';
 import { type GlancePaths, modelDir } from '../paths.ts';
@@ -17,8 +22,19 @@ export const MANIFEST = 'glance-model.json';
 export interface Manifest {
   id: string;
   repo: string;
+  /** The commit the files came from; absent in manifests written before pinning (they came from `main`). */
+  revision?: string;
   installedAt: number;
-  files: { file: string; size: number; sha256: string }[];
+  /** `pin`: the catalog's reviewed hash, or this record as the first download's (trust on first use). */
+  files: { file: string; size: number; sha256: string; pin?: Pin }[];
+}
+
+export interface VerifyResult {
+  file: string;
+  ok: boolean;
+  reason?: string;
+  /** What the file was checked against: the catalog's reviewed build, or the hash recorded at the first download. */
+  pin: Pin;
 }
 
 export interface ModelStatus {
@@ -112,13 +128,25 @@ export class ModelManager {
     const entry = this.entry(id);
     const dir = modelDir(this.paths, id);
     await mkdir(dir, { recursive: true });
-    const files = filesOf(entry).map((f) => ({ repo: entry.repo, file: f.file }));
-    const results = await downloadAll(files, dir, opts);
+    const recorded = await this.recordedHashes(entry);
+    const files: HubFile[] = filesOf(entry).map((f) => {
+      if (f.sha256) return { repo: entry.repo, file: f.file, sha256: f.sha256, pin: 'catalog' };
+      const sha256 = recorded.get(f.file);
+      return sha256 ? { repo: entry.repo, file: f.file, sha256, pin: 'first-use' } : { repo: entry.repo, file: f.file };
+    });
+    // The catalog's commit, whatever the caller asked for: a branch would let the files change under the pins.
+    const results = await downloadAll(files, dir, { ...opts, revision: entry.revision });
     const manifest: Manifest = {
       id,
       repo: entry.repo,
+      revision: entry.revision,
       installedAt: Date.now(),
-      files: results.map((r, i) => ({ file: files[i]!.file, size: r.size, sha256: r.sha256 })),
+      files: results.map((r, i) => ({
+        file: files[i]!.file,
+        size: r.size,
+        sha256: r.sha256,
+        pin: files[i]!.pin ?? 'first-use',
+      })),
     };
     const tmp = path.join(dir, `${MANIFEST}.tmp`);
     await writeFile(tmp, `${JSON.stringify(manifest, null, 2)}\n`);
@@ -126,18 +154,51 @@ export class ModelManager {
     return manifest;
   }
 
-  /** Re-hashes every file against the manifest. */
-  async verify(id: string): Promise<{ file: string; ok: boolean; reason?: string }[]> {
-    this.entry(id);
+  /**
+   * The hashes a model's manifest recorded at its first download, by file: required of a new download of the same
+   * revision (trust on first use). None when there is no readable manifest, or it is of another revision.
+   */
+  private async recordedHashes(entry: CatalogEntry): Promise<Map<string, string>> {
+    const m = await this.manifest(entry.id).catch((err: unknown) => {
+      if (err instanceof ModelManagerError) return null; // damaged: nothing to go by; the download writes a new one
+      throw err;
+    });
+    if (!m || (m.revision ?? 'main') !== entry.revision) return new Map();
+    return new Map(m.files.map((f) => [f.file, f.sha256.toLowerCase()]));
+  }
+
+  /**
+   * Re-hashes every file: against the catalog's pinned SHA-256 where there is one, else against the manifest's record
+   * of the first download. A catalog file the manifest does not list counts as missing.
+   */
+  async verify(id: string): Promise<VerifyResult[]> {
+    const entry = this.entry(id);
     const m = await this.manifest(id);
     if (!m) throw new ModelManagerError('not-installed', `${id} is not installed: glance models download ${id}`);
     const dir = modelDir(this.paths, id);
-    return Promise.all(
-      m.files.map(async (f) => {
-        const r = await verifyFile(path.join(dir, f.file), { size: f.size, sha256: f.sha256 });
-        return r.ok ? { file: f.file, ok: true } : { file: f.file, ok: false, reason: r.reason };
+    const catalog = filesOf(entry);
+    const pins = new Map(catalog.flatMap((f) => (f.sha256 ? [[f.file, f.sha256] as const] : [])));
+    const listed = new Set(m.files.map((f) => f.file));
+    const missing: VerifyResult[] = catalog
+      .filter((f) => !listed.has(f.file))
+      .map((f) => ({
+        file: f.file,
+        ok: false,
+        reason: `${f.file} is not in the manifest: download the model again`,
+        pin: f.sha256 ? 'catalog' : 'first-use',
+      }));
+    const checked = await Promise.all(
+      m.files.map(async (f): Promise<VerifyResult> => {
+        const pinned = pins.get(f.file);
+        const pin: Pin = pinned ? 'catalog' : 'first-use';
+        const r = await verifyFile(
+          path.join(dir, f.file),
+          pinned ? { sha256: pinned, pin } : { size: f.size, sha256: f.sha256, pin },
+        );
+        return r.ok ? { file: f.file, ok: true, pin } : { file: f.file, ok: false, reason: r.reason, pin };
       }),
     );
+    return [...checked, ...missing];
   }
 
   /** Deletes a model's folder, partial downloads included. */
