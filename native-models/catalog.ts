@@ -71,13 +71,22 @@ export const CHAT_CATALOG: readonly ChatCatalogEntry[] = [
     kind: 'chat',
     name: 'LLaVA 1.5 7B (Q4_K_M)',
     repo: 'mys/ggml_llava-v1.5-7b',
-    // Commit: a download script pinning this repo (index file 69134613423, for ggml-model-f16.gguf). No published
-    // SHA-256 found for these two files: trusted on first use.
+    // Commit: download scripts pinning this repo (index files 69134613423, 68908554781, 69249304936). Hashes: the
+    // model's from 69249304936 (at this commit), the projector's from 68833789429 (at this commit); both also listed
+    // by a mirror of this repo's files (22425836585).
     revision: '9b713a64048c7f982ec3969e60e9f61f7a2730c2',
     licence: 'Llama 2 Community License',
     goodAt: 'describing photos and answering questions about them; reads small text poorly (336 px input)',
-    model: { file: 'ggml-model-q4_k.gguf', size: 4081 * MB },
-    mmproj: { file: 'mmproj-model-f16.gguf', size: 624 * MB },
+    model: {
+      file: 'ggml-model-q4_k.gguf',
+      size: 4081 * MB,
+      sha256: '7ac9c2f7b8d76cc7f3118cdf0953ebab7a7a9b12bad5dbe237219d2ab61765ea',
+    },
+    mmproj: {
+      file: 'mmproj-model-f16.gguf',
+      size: 624 * MB,
+      sha256: 'b7c8ff0f58fca47d28ba92c4443adf8653f3349282cb8d9e6911f22d9b3814fe',
+    },
     chatTemplate: 'vicuna',
     readsText: false,
   },

@@ -1,7 +1,7 @@
 // What the end-to-end tests start from: a local fake hub that serves the tiny CLIP and LLaVA fixture models under
 // the catalog's repositories and file names, and a folder of generated photos. The default CLIP model's files are
 // pinned to their reviewed hashes, so the window must refuse the hub's stand-in for them (installTinyClip puts the
-// tiny model in place instead); LLaVA 1.5's are trusted on first use, so the stand-in downloads and installs.
+// tiny model in place instead); Gemma 3's are trusted on first use, so the stand-in downloads and installs.
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,8 +11,8 @@ import * as img from '../fixtures/images.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
 import { writeTinyLlava } from '../fixtures/tiny-llava.ts';
 
-/** The chat model the window downloads from the fake hub: pinned to a commit, its files trusted on first use. */
-export const E2E_CHAT_ID = 'llava-1.5-7b';
+/** The chat model the window downloads from the fake hub: no published hashes, its files trusted on first use. */
+export const E2E_CHAT_ID = 'gemma-3-4b';
 
 /**
  * The tiny CLIP model installed as the default catalog model, as a download would leave it (files and manifest),

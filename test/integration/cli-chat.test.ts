@@ -14,9 +14,9 @@ import { type TinyLlava, writeTinyLlava } from '../fixtures/tiny-llava.ts';
 
 const exec = promisify(execFile);
 const BIN = path.join(repoRoot, 'bin', 'glance.js');
-// LLaVA 1.5 is pinned to a commit with its files trusted on first use (no published hash), so the hub's tiny model
-// can stand in for it; SmolVLM is pinned to its reviewed hashes, so the same stand-in must be refused.
-const ENTRY = CHAT_CATALOG.find((e) => e.id === 'llava-1.5-7b')!;
+// Gemma 3 has no published commit or hashes (its files are trusted on first use), so the hub's tiny model can stand
+// in for it; SmolVLM is pinned to its reviewed hashes, so the same stand-in must be refused.
+const ENTRY = CHAT_CATALOG.find((e) => e.id === 'gemma-3-4b')!;
 const PINNED = CHAT_CATALOG.find((e) => e.id === 'smolvlm-500m')!;
 let tmp: string;
 let hub: FakeHub;
@@ -68,7 +68,7 @@ describe('glance models', () => {
     const r = await glance(['models', 'list', '--json']);
     const list = JSON.parse(r.stdout) as { id: string; installed: boolean }[];
     expect(list.map((m) => m.id)).toEqual(
-      expect.arrayContaining(['clip-vit-base-patch32', 'llava-1.5-7b', 'smolvlm-500m']),
+      expect.arrayContaining(['clip-vit-base-patch32', 'gemma-3-4b', 'smolvlm-500m']),
     );
     expect(list.every((m) => !m.installed)).toBe(true);
   });
@@ -93,26 +93,26 @@ describe('glance models', () => {
   });
 
   it('downloads a catalog model from the hub, verified, and verify catches damage', async () => {
-    const r = await glance(['models', 'download', 'llava-1.5-7b']);
+    const r = await glance(['models', 'download', 'gemma-3-4b']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('llava-1.5-7b installed (2 files, verified)\n');
+    expect(r.stdout).toBe('gemma-3-4b installed (2 files, verified)\n');
     expect(hub.requests.some((q) => q.method === 'HEAD')).toBe(true);
-    // at the catalog's commit, never at a branch
+    // at the catalog's revision, whatever the caller asks for
     const resolved = hub.requests.filter((q) => q.path.includes('/resolve/'));
     expect(resolved.length).toBeGreaterThan(0);
     expect(resolved.every((q) => q.path.includes(`/resolve/${ENTRY.revision}/`))).toBe(true);
-    expect((await glance(['models', 'verify', 'llava-1.5-7b'])).code).toBe(0);
-    const file = path.join(tmp, 'home', 'models', 'llava-1.5-7b', ENTRY.mmproj.file);
+    expect((await glance(['models', 'verify', 'gemma-3-4b'])).code).toBe(0);
+    const file = path.join(tmp, 'home', 'models', 'gemma-3-4b', ENTRY.mmproj.file);
     const fh = await open(file, 'r+');
     await fh.write(Buffer.from([0x42]), 0, 1, 1000);
     await fh.close();
-    const broken = await glance(['models', 'verify', 'llava-1.5-7b']);
+    const broken = await glance(['models', 'verify', 'gemma-3-4b']);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(/BROKEN .*mmproj/);
     expect(broken.stdout).toMatch(/does not match the copy first downloaded/);
-    expect(broken.stderr).toMatch(/glance models download llava-1.5-7b fetches them again/);
-    expect((await glance(['models', 'download', 'llava-1.5-7b'])).code).toBe(0);
-    expect((await glance(['models', 'verify', 'llava-1.5-7b'])).code).toBe(0);
+    expect(broken.stderr).toMatch(/glance models download gemma-3-4b fetches them again/);
+    expect((await glance(['models', 'download', 'gemma-3-4b'])).code).toBe(0);
+    expect((await glance(['models', 'verify', 'gemma-3-4b'])).code).toBe(0);
   });
 
   it('refuses bytes that are not the reviewed build of a pinned model, whatever the hub reports, and installs nothing', async () => {
@@ -133,14 +133,14 @@ describe('glance ask and glance chat', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.trim().length).toBeGreaterThan(0);
     expect(r.stderr).toMatch(
-      /^llava-1.5-7b on CPU \(CPU\) · \d+ prompt tokens, first token after [\d.]+ s, [\d.]+ tokens\/s · conversation \d+\n$/,
+      /^gemma-3-4b on CPU \(CPU\) · \d+ prompt tokens, first token after [\d.]+ s, [\d.]+ tokens\/s · conversation \d+\n$/,
     );
   });
 
   it('ask --json gives the message with its statistics', async () => {
     const r = await glance(['ask', photo, 'Describe.', '--max-tokens', '6', '--json']);
     const out = JSON.parse(r.stdout);
-    expect(out.model).toBe('llava-1.5-7b');
+    expect(out.model).toBe('gemma-3-4b');
     expect(out.message.role).toBe('assistant');
     expect(out.message.stats.generatedTokens).toBeGreaterThan(0);
   });
@@ -157,7 +157,7 @@ describe('glance ask and glance chat', () => {
       `hello\n/image ${photo}\nwhat is in the picture?\n/regenerate\n/exit\n`,
     );
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/llava-1.5-7b · conversation \d+/);
+    expect(r.stderr).toMatch(/gemma-3-4b · conversation \d+/);
     expect(r.stderr).toMatch(/attached 1 image\(s\) to your next message/);
     expect(r.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(3); // three answers
   });
@@ -238,7 +238,7 @@ describe('glance ask and glance chat', () => {
   });
 
   it('removing the model makes it unavailable again', async () => {
-    expect((await glance(['models', 'remove', 'llava-1.5-7b'])).stdout).toBe('llava-1.5-7b removed\n');
+    expect((await glance(['models', 'remove', 'gemma-3-4b'])).stdout).toBe('gemma-3-4b removed\n');
     expect((await glance(['ask', photo, 'x'])).code).toBe(3);
   });
 });

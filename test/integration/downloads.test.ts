@@ -538,12 +538,13 @@ describe('supply chain: pinned revision, pinned hashes, secure endpoints', () =>
 
 describe('ModelManager: catalog pins and trust on first use', () => {
   const SMOL = CHAT_CATALOG.find((e) => e.id === 'smolvlm-500m')!;
-  const LLAVA = CHAT_CATALOG.find((e) => e.id === 'llava-1.5-7b')!;
+  // no published commit or hashes: resolves main, trusted on first use
+  const GEMMA = CHAT_CATALOG.find((e) => e.id === 'gemma-3-4b')!;
   const served: FakeFile[] = [
     { repo: SMOL.repo, file: SMOL.model.file, data: bytes(50_000, 7), lfs: true },
     { repo: SMOL.repo, file: SMOL.mmproj.file, data: bytes(20_000, 8), lfs: true },
-    { repo: LLAVA.repo, file: LLAVA.model.file, data: bytes(60_000, 9), lfs: true },
-    { repo: LLAVA.repo, file: LLAVA.mmproj.file, data: bytes(30_000, 10), lfs: true },
+    { repo: GEMMA.repo, file: GEMMA.model.file, data: bytes(60_000, 9), lfs: true },
+    { repo: GEMMA.repo, file: GEMMA.mmproj.file, data: bytes(30_000, 10), lfs: true },
   ];
   const original = served.map((f) => f.data);
   let models: FakeHub;
@@ -571,19 +572,17 @@ describe('ModelManager: catalog pins and trust on first use', () => {
     expect(SMOL.revision).toMatch(/^[0-9a-f]{40}$/);
     expect(SMOL.model.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(SMOL.mmproj.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(LLAVA.revision).toMatch(/^[0-9a-f]{40}$/);
-    expect(LLAVA.model.sha256).toBeUndefined();
+    expect(GEMMA.revision).toBe('main');
+    expect(GEMMA.model.sha256).toBeUndefined();
   });
 
-  it("requests the catalog's commit, never main, even when the caller asks for a branch", async () => {
-    await manager.download('llava-1.5-7b', { endpoint: models.url, revision: 'main' });
-    expect(models.requests.length).toBeGreaterThan(0);
+  it("requests the catalog's commit, never the branch a caller asks for", async () => {
+    await rejection(manager.download('smolvlm-500m', { endpoint: models.url, revision: 'main' }));
     const resolves = models.requests.filter((r) => r.path.includes('/resolve/'));
     expect(resolves.map((r) => r.path)).toEqual(
-      expect.arrayContaining([`/${LLAVA.repo}/resolve/${LLAVA.revision}/${LLAVA.model.file}`]),
+      expect.arrayContaining([`/${SMOL.repo}/resolve/${SMOL.revision}/${SMOL.model.file}`]),
     );
-    expect(resolves.every((r) => r.path.startsWith(`/${LLAVA.repo}/resolve/${LLAVA.revision}/`))).toBe(true);
-    expect((await manifestOf('llava-1.5-7b')).revision).toBe(LLAVA.revision);
+    expect(resolves.every((r) => r.path.startsWith(`/${SMOL.repo}/resolve/${SMOL.revision}/`))).toBe(true);
   });
 
   it('refuses a catalog-pinned model whose bytes on the hub are not the reviewed build, and installs nothing', async () => {
@@ -623,39 +622,39 @@ describe('ModelManager: catalog pins and trust on first use', () => {
   });
 
   it('trust on first use: the first download records the hashes, later downloads and verify require them', async () => {
-    const first = await manager.download('llava-1.5-7b', { endpoint: models.url });
+    const first = await manager.download('gemma-3-4b', { endpoint: models.url });
     expect(first.files).toEqual([
-      { file: LLAVA.model.file, size: 60_000, sha256: sha256(original[2]!), pin: 'first-use' },
-      { file: LLAVA.mmproj.file, size: 30_000, sha256: sha256(original[3]!), pin: 'first-use' },
+      { file: GEMMA.model.file, size: 60_000, sha256: sha256(original[2]!), pin: 'first-use' },
+      { file: GEMMA.mmproj.file, size: 30_000, sha256: sha256(original[3]!), pin: 'first-use' },
     ]);
-    expect(await manifestOf('llava-1.5-7b')).toMatchObject({ revision: LLAVA.revision, files: first.files });
-    expect((await manager.verify('llava-1.5-7b')).every((r) => r.ok && r.pin === 'first-use')).toBe(true);
+    expect(await manifestOf('gemma-3-4b')).toMatchObject({ revision: GEMMA.revision, files: first.files });
+    expect((await manager.verify('gemma-3-4b')).every((r) => r.ok && r.pin === 'first-use')).toBe(true);
 
     // The same bytes again: reused, nothing fetched.
     models.requests.length = 0;
-    await manager.download('llava-1.5-7b', { endpoint: models.url });
+    await manager.download('gemma-3-4b', { endpoint: models.url });
     expect(models.requests.filter((r) => r.method === 'GET')).toHaveLength(0);
 
     // The file on disk is changed: verify names the recorded hash.
-    const local = path.join(modelDir(paths, 'llava-1.5-7b'), LLAVA.model.file);
+    const local = path.join(modelDir(paths, 'gemma-3-4b'), GEMMA.model.file);
     await writeFile(local, bytes(60_000, 99));
-    const broken = (await manager.verify('llava-1.5-7b')).find((r) => !r.ok)!;
+    const broken = (await manager.verify('gemma-3-4b')).find((r) => !r.ok)!;
     expect(broken.reason).toBe(
       `${local} does not match the copy first downloaded: expected sha256 ${shortHash(sha256(original[2]!))}, got ${shortHash(sha256(bytes(60_000, 99)))}: delete it or download again`,
     );
 
     // The hub now serves other bytes for it: a new download refuses them rather than recording them.
     served[2]!.data = bytes(60_000, 42);
-    const err = await rejection(manager.download('llava-1.5-7b', { endpoint: models.url }));
+    const err = await rejection(manager.download('gemma-3-4b', { endpoint: models.url }));
     expect(err.code).toBe('checksum-mismatch');
     expect(err.message).toContain(
-      `${LLAVA.model.file} of ${LLAVA.repo} on ${new URL(models.url).host} does not match the copy first downloaded: expected sha256 ${shortHash(sha256(original[2]!))}, the server offers ${shortHash(sha256(bytes(60_000, 42)))}`,
+      `${GEMMA.model.file} of ${GEMMA.repo} on ${new URL(models.url).host} does not match the copy first downloaded: expected sha256 ${shortHash(sha256(original[2]!))}, the server offers ${shortHash(sha256(bytes(60_000, 42)))}`,
     );
-    expect((await manifestOf('llava-1.5-7b')).files[0]!.sha256).toBe(sha256(original[2]!));
+    expect((await manifestOf('gemma-3-4b')).files[0]!.sha256).toBe(sha256(original[2]!));
 
     // Removing the model forgets the record: the next download is a first use again.
-    await manager.remove('llava-1.5-7b');
-    const again = await manager.download('llava-1.5-7b', { endpoint: models.url });
+    await manager.remove('gemma-3-4b');
+    const again = await manager.download('gemma-3-4b', { endpoint: models.url });
     expect(again.files[0]!.sha256).toBe(sha256(bytes(60_000, 42)));
   });
 });

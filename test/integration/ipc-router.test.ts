@@ -59,12 +59,12 @@ beforeAll(async () => {
   await writeTinyClip(path.join(paths.models, 'clip-vit-base-patch32'));
   // a chat model installed the way `models download` installs it: from the (fake) hub, with its manifest
   const tiny = await writeTinyLlava(path.join(tmp, 'llava'));
-  const entry = CHAT_CATALOG.find((e) => e.id === 'llava-1.5-7b')!;
+  const entry = CHAT_CATALOG.find((e) => e.id === 'gemma-3-4b')!;
   hub = await startFakeHub([
     { repo: entry.repo, file: entry.model.file, data: await readFile(tiny.model), lfs: true },
     { repo: entry.repo, file: entry.mmproj.file, data: await readFile(tiny.mmproj), lfs: true },
   ]);
-  await new ModelManager(paths).download('llava-1.5-7b', { endpoint: hub.url });
+  await new ModelManager(paths).download('gemma-3-4b', { endpoint: hub.url });
   photos = path.join(tmp, 'photos');
   await mkdir(photos);
   await img.writeSolid(path.join(photos, 'red.png'), [230, 10, 10], 60, 40);
@@ -201,17 +201,17 @@ describe('every channel reaches the engine and returns its result', () => {
     await okCall('chat.delete', { conversationId: conv.id });
     // models
     const list = await okCall<{ id: string; installed: boolean }[]>('models.list');
-    expect(list.find((x) => x.id === 'llava-1.5-7b')?.installed).toBe(true);
-    expect(await okCall('models.verify', { id: 'llava-1.5-7b' })).toEqual([
+    expect(list.find((x) => x.id === 'gemma-3-4b')?.installed).toBe(true);
+    expect(await okCall('models.verify', { id: 'gemma-3-4b' })).toEqual([
       expect.objectContaining({ ok: true }),
       expect.objectContaining({ ok: true }),
     ]);
-    expect(await okCall('models.cancel', { id: 'llava-1.5-7b' })).toBe(false);
-    await okCall('models.remove', { id: 'llava-1.5-7b' });
-    await okCall('models.download', { id: 'llava-1.5-7b' });
+    expect(await okCall('models.cancel', { id: 'gemma-3-4b' })).toBe(false);
+    await okCall('models.remove', { id: 'gemma-3-4b' });
+    await okCall('models.download', { id: 'gemma-3-4b' });
     // settings and capture
     expect(await okCall('settings.get')).toMatchObject({ gpuLayers: 'auto', tagThreshold: 0.5 });
-    expect(await okCall('settings.set', { threads: 2, chatModel: 'llava-1.5-7b' })).toMatchObject({ threads: 2 });
+    expect(await okCall('settings.set', { threads: 2, chatModel: 'gemma-3-4b' })).toMatchObject({ threads: 2 });
     // screenshot-and-ask: the whole flow through the channels, the answer from the tiny model
     expectOverlay();
     await okCall('capture.start');
@@ -227,7 +227,7 @@ describe('every channel reaches the engine and returns its result', () => {
     const ctx = await okCall<{ width: number; height: number; model: string | null; conversationId: number | null }>(
       'ask.context',
     );
-    expect(ctx).toMatchObject({ width: 200, height: 100, model: 'llava-1.5-7b', conversationId: null });
+    expect(ctx).toMatchObject({ width: 200, height: 100, model: 'gemma-3-4b', conversationId: null });
     const answer = await okCall<{ role: string }>('ask.send', { text: 'What colour is this?' });
     expect(answer.role).toBe('assistant');
     const moved = await okCall<{ conversationId: number }>('ask.continueInChat');

@@ -7,7 +7,7 @@ import { ALL_MODELS, isCommit } from '../../native-models/catalog.ts';
 /** Models for which no public commit could be found: they resolve `main` and are trusted on first use. */
 const UNPINNED_REVISION = ['clip-vit-base-patch16', 'gemma-3-4b'];
 /** Models whose files carry no catalog SHA-256 (trusted on first use). */
-const NO_FILE_HASHES = ['clip-vit-base-patch16', 'gemma-3-4b', 'llava-1.5-7b'];
+const NO_FILE_HASHES = ['clip-vit-base-patch16', 'gemma-3-4b'];
 
 describe('catalog pins', () => {
   it('every model names a 40-hex commit, except the flagged unpinned ones', () => {
@@ -36,6 +36,9 @@ describe('catalog pins', () => {
     const hash = (id: string, file: string) => filesOf(byId[id]!).find((f) => f.file === file)?.sha256;
     expect(hash('clip-vit-base-patch32', 'onnx/vision_model.onnx')).toBe(
       'fd6e1402a588279d1723c7534d4bcba5bc0b14b47dfab0e46f8c47b8270d7d40',
+    );
+    expect(hash('llava-1.5-7b', 'ggml-model-q4_k.gguf')).toBe(
+      '7ac9c2f7b8d76cc7f3118cdf0953ebab7a7a9b12bad5dbe237219d2ab61765ea',
     );
     expect(hash('qwen2.5-vl-3b', 'Qwen2.5-VL-3B-Instruct-Q4_K_M.gguf')).toBe(
       'd02fe9b69ad8cadbbd228e387667af66612c44bed29ffc8eb1e7caf9ac486c12',
