@@ -46,7 +46,8 @@ export interface ChatValues {
   seed?: string | undefined;
 }
 
-export function modelFromValues(values: ChatValues, io: CliIo) {
+/** The model and options of a command's flags; `prefer`: the installed catalog model to use when none is named. */
+export function modelFromValues(values: ChatValues, io: CliIo, o: { prefer?: string } = {}) {
   const gpu = values['gpu-layers'];
   let gpuLayers: number | 'auto' | undefined;
   if (gpu !== undefined) {
@@ -57,13 +58,17 @@ export function modelFromValues(values: ChatValues, io: CliIo) {
   }
   const contextSize = positiveNumber('ctx', values.ctx);
   const home = resolveHome(values.home, io.env);
-  const choice = chooseChatModel(glancePaths(home), {
-    ...(values.model ? { model: values.model } : {}),
-    ...(values.mmproj ? { mmproj: values.mmproj } : {}),
-    ...(values.template ? { template: values.template } : {}),
-    ...(contextSize ? { contextSize } : {}),
-    ...(gpuLayers !== undefined ? { gpuLayers } : {}),
-  });
+  const choice = chooseChatModel(
+    glancePaths(home),
+    {
+      ...(values.model ? { model: values.model } : {}),
+      ...(values.mmproj ? { mmproj: values.mmproj } : {}),
+      ...(values.template ? { template: values.template } : {}),
+      ...(contextSize ? { contextSize } : {}),
+      ...(gpuLayers !== undefined ? { gpuLayers } : {}),
+    },
+    o.prefer,
+  );
   const { label, ...model } = choice;
   return {
     home,

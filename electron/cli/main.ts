@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { describeError, ModelError } from '../../native-models/errors.ts';
 import { askCommand, usage as askUsage } from './commands/ask.ts';
+import { captionCommand, usage as captionUsage } from './commands/caption.ts';
 import { chatCommand, usage as chatUsage } from './commands/chat.ts';
 import { classifyCommand, usage as classifyUsage } from './commands/classify.ts';
 import { duplicatesCommand, usage as duplicatesUsage } from './commands/duplicates.ts';
@@ -10,6 +11,7 @@ import { foldersCommand, usage as foldersUsage } from './commands/folders.ts';
 import { indexCommand, usage as indexUsage } from './commands/index.ts';
 import { modelsCommand, usage as modelsUsage } from './commands/models.ts';
 import { searchCommand, searchUsage, similarCommand, similarUsage } from './commands/search.ts';
+import { showCommand, usage as showUsage } from './commands/show.ts';
 import { tagsCommand, usage as tagsUsage } from './commands/tags.ts';
 import { type CliIo, EXIT, processIo, UsageError } from './io.ts';
 import { guardStdout } from './stdout-guard.ts';
@@ -33,11 +35,17 @@ export const COMMANDS: Record<string, Command> = {
   },
   search: { summary: 'find photos by text, tag, folder and date', usage: searchUsage, run: searchCommand },
   similar: { summary: 'photos that look like a given one', usage: similarUsage, run: similarCommand },
+  show: { summary: "a photo's everything: file, date, tags with margins, caption", usage: showUsage, run: showCommand },
   tags: { summary: "a photo's tags; add, remove, rename; export to XMP", usage: tagsUsage, run: tagsCommand },
   duplicates: { summary: 'groups of near-identical photos', usage: duplicatesUsage, run: duplicatesCommand },
   folders: { summary: "the library's folders", usage: foldersUsage, run: foldersCommand },
   ask: { summary: 'ask a local vision model about images', usage: askUsage, run: askCommand },
   chat: { summary: 'a conversation about images in the terminal', usage: chatUsage, run: chatCommand },
+  caption: {
+    summary: 'a sentence per photo from a local vision model (resumable; --redo)',
+    usage: captionUsage,
+    run: captionCommand,
+  },
   models: {
     summary: "the model catalog: list, download, verify, remove; use sets the library's CLIP model",
     usage: modelsUsage,

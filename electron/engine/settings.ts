@@ -15,6 +15,7 @@ export const DEFAULT_SETTINGS: EngineSettings = {
   threads: null,
   gpuLayers: 'auto',
   chatModel: null,
+  captionNewPhotos: false,
 };
 
 export interface SettingsStore {
@@ -33,6 +34,7 @@ const valid: { [K in keyof EngineSettings]: (v: unknown) => boolean } = {
   threads: (v) => v === null || (Number.isInteger(v) && (v as number) > 0),
   gpuLayers: (v) => v === 'auto' || (Number.isInteger(v) && (v as number) >= 0),
   chatModel: (v) => v === null || typeof v === 'string',
+  captionNewPhotos: (v) => typeof v === 'boolean',
 };
 
 /** The line of a JSON.parse error ("... at position 42"), counted in the text. */

@@ -14,16 +14,15 @@ const tag = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(100));
 const catalogId = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9.-]{0,63}$/));
 const time = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(8.64e15));
 const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+/** An image's bytes, from a drop, a paste or the file picker. */
+const imageBytes = v.strictObject({
+  bytes: v.pipe(
+    v.instance(Uint8Array),
+    v.check((b) => b.byteLength > 0 && b.byteLength <= MAX_IMAGE_BYTES, 'an image of 1 byte to 64 MB'),
+  ),
+});
 /** An image for chat: bytes from a drop, a paste or the file picker, or a photo of the library. */
-export const imageRef = v.union([
-  v.strictObject({
-    bytes: v.pipe(
-      v.instance(Uint8Array),
-      v.check((b) => b.byteLength > 0 && b.byteLength <= MAX_IMAGE_BYTES, 'an image of 1 byte to 64 MB'),
-    ),
-  }),
-  v.strictObject({ photoId: id }),
-]);
+export const imageRef = v.union([imageBytes, v.strictObject({ photoId: id })]);
 const none = v.optional(v.strictObject({}));
 
 // ---- results the renderer sees ----
@@ -59,6 +58,47 @@ export interface PhotoDetail {
   takenAt: number | null;
   tags: PhotoTagView[];
   candidates: PhotoTagView[];
+  /** The caption it shows (a person's own wins over a model's); null when it has none yet. */
+  caption: CaptionView | null;
+}
+/** A photo's shown caption: the model that wrote it (or 'person'), when, and whether it is a person's own edit. */
+export interface CaptionView {
+  text: string;
+  model: string;
+  createdAt: number;
+  /** A person wrote it: kept over every model caption, never overwritten by a job. */
+  edited: boolean;
+}
+/** The caption job ("Describe photos"): its reply, its status and every `captions.progress` event. */
+export interface CaptionProgressView {
+  state: 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+  done: number;
+  total: number;
+  /** Photos that could not be described (a broken file); the job went on without them. */
+  failed: number;
+  photosPerSecond: number;
+  etaSeconds: number | null;
+  /** The photo being described now. */
+  current: { photoId: number; name: string } | null;
+  model: string;
+  /** Why the job stopped, when state is 'failed'. */
+  error?: string;
+  /** The photos that failed and why, when known. `path` is for display only. */
+  failures?: { photoId?: number; name: string; path: string; message: string }[];
+}
+/** A short answer (VQA): one word or phrase; yes/no questions answer exactly 'yes' or 'no', numbers as digits. */
+/** A short answer: exactly yes/no, digits, or a short phrase (the engine's grammar-constrained answer). */
+export interface ShortAnswerView {
+  answer: string;
+  kind: 'yes-no' | 'number' | 'phrase';
+}
+/** "Look" at a dropped image: its vocabulary tags with margins, and the zero-shot probabilities of the labels. */
+/** "Look" at one image: its vocabulary tags and zero-shot probabilities over typed labels. */
+export interface LookView {
+  /** `score`: the tagger's margin over saying nothing in particular; `margin`: score minus the label's threshold. */
+  tags: { name: string; score: number; margin: number }[];
+  /** In the order of the labels asked for, as the engine computed them; they sum to 1 (empty when none asked). */
+  labels: { label: string; probability: number }[];
 }
 export interface IndexProgressView {
   phase: 'scanning' | 'indexing' | 'paused' | 'done' | 'cancelled';
@@ -190,6 +230,8 @@ export interface SettingsView {
   threads: number | null;
   gpuLayers: number | 'auto';
   chatModel: string | null;
+  /** Describe photos as an index run adds them (off by default: slow on a CPU). */
+  captionNewPhotos: boolean;
   tagThreshold: number;
   /** The saved settings could not all be read: what Glance did instead (defaults, a copy kept) and what to do. */
   notice?: string;
@@ -273,6 +315,7 @@ const settingsArg = v.strictObject({
   threads: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256)))),
   gpuLayers: v.optional(v.union([v.literal('auto'), v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(999))])),
   chatModel: v.optional(v.nullable(catalogId)),
+  captionNewPhotos: v.optional(v.boolean()),
 });
 
 const pixels = v.pipe(v.number(), v.finite(), v.minValue(-1e5), v.maxValue(1e5));
@@ -284,6 +327,32 @@ const selectArg = v.strictObject({
       width: v.pipe(pixels, v.minValue(1)),
       height: v.pipe(pixels, v.minValue(1)),
     }),
+  ),
+});
+const captionsStartArg = v.optional(
+  v.strictObject({
+    /** Only these library folders; all folders when left out. */
+    folderIds: v.optional(v.pipe(v.array(id), v.minLength(1), v.maxLength(1000))),
+    /** Describe again the photos this model described before (a person's own caption is kept). */
+    redo: v.optional(v.boolean()),
+  }),
+);
+/** '' (after trimming) removes the person's caption: the model's shows again. */
+const captionSetArg = v.strictObject({ photoId: id, text: v.pipe(v.string(), v.trim(), v.maxLength(2000)) });
+const shortArg = v.strictObject({
+  image: imageRef,
+  question: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(500)),
+});
+const lookImageArg = v.strictObject({ image: imageRef });
+const lookLabel = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(100));
+const lookClassifyArg = v.strictObject({
+  /** Only bytes: "Look" is for an image that is not (yet) a library photo. */
+  image: imageBytes,
+  /** None: only the vocabulary tags. Each label once (compared without case). */
+  labels: v.pipe(
+    v.array(lookLabel),
+    v.maxLength(20),
+    v.check((ls) => new Set(ls.map((l) => l.toLowerCase())).size === ls.length, 'each label once'),
   ),
 });
 const askArg = v.strictObject({
@@ -318,6 +387,23 @@ export const CHANNELS = {
   'library.duplicates': channel<{ similarity: number; photos: PhotoHit[] }[]>()(duplicatesArg),
   /** Stops the duplicates search that is running (its call fails with code 'cancelled'); false when none was. */
   'library.cancelDuplicates': channel<boolean>()(none),
+  // captions ("Describe photos"): one job at a time in the engine; progress comes as `captions.progress` events
+  /** Starts describing photos (all folders, or `folderIds`) with the chat model chosen in Settings. */
+  'captions.start': channel<CaptionProgressView>()(captionsStartArg),
+  'captions.pause': channel<null>()(none),
+  'captions.resume': channel<null>()(none),
+  'captions.cancel': channel<null>()(none),
+  /** The running or last job; null when none ran since the engine started. */
+  'captions.status': channel<CaptionProgressView | null>()(none),
+  /** A person's own caption for a photo; '' restores the model's. Returns the caption the photo now shows. */
+  'captions.set': channel<CaptionView | null>()(captionSetArg),
+  /** A short answer about one image (a library photo or bytes), with the chat model chosen in Settings. */
+  'ask.short': channel<ShortAnswerView>()(shortArg),
+  // "Look": one image dropped, pasted or picked (not a library photo)
+  /** One sentence describing the image. */
+  'look.caption': channel<{ text: string }>()(lookImageArg),
+  /** Its vocabulary tags with margins, and zero-shot probabilities for the labels typed. */
+  'look.classify': channel<LookView>()(lookClassifyArg),
   // tags
   'tags.add': channel<null>()(tagArg),
   'tags.remove': channel<null>()(tagArg),
@@ -393,6 +479,8 @@ export interface AppEvents {
   'engine.status': EngineStatusView;
   /** Show this conversation in the main window's chat ("Continue in chat" from the ask window). */
   'chat.open': { conversationId: number };
+  /** The caption job: after each photo (a few a second at most) and at every change of state. */
+  'captions.progress': CaptionProgressView;
 }
 export type AppEvent = keyof AppEvents;
 export const EVENTS: readonly AppEvent[] = [
@@ -402,6 +490,7 @@ export const EVENTS: readonly AppEvent[] = [
   'models.progress',
   'engine.status',
   'chat.open',
+  'captions.progress',
 ];
 
 /** The IPC channel name on the wire: every channel and event lives under one prefix. */

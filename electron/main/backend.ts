@@ -1,11 +1,20 @@
 // The handlers behind every channel: the contract's shapes on one side, engine calls on the other. Paths stay on
 // this side: the window gets names, ids and glance:// URLs, and sends ids back.
 import path from 'node:path';
+import type { CaptionProgress } from '../engine/captions/caption-job.ts';
 import type { Message } from '../engine/chat/chat-service.ts';
+import type { ShownCaption } from '../engine/library/captions.ts';
 import type { SearchHit } from '../engine/library/library.ts';
-import type { EngineSettings } from '../engine/process/contract.ts';
+import type { EngineSettings, ImageArg } from '../engine/process/contract.ts';
 import type { EngineSupervisor } from '../engine/process/supervisor.ts';
-import type { MessageView, PhotoHit, SettingsView, VocabularyCategoryView } from '../ipc/contract.ts';
+import type {
+  CaptionProgressView,
+  CaptionView,
+  MessageView,
+  PhotoHit,
+  SettingsView,
+  VocabularyCategoryView,
+} from '../ipc/contract.ts';
 import type { CaptureFlowApi } from './capture/flow-api.ts';
 import type { Handlers } from './router.ts';
 
@@ -48,7 +57,39 @@ const message = (m: Message): MessageView => ({
   createdAt: m.createdAt,
 });
 
+/** An image from the window: bytes, or a library photo by id (never a path). */
+const imageArg = (i: { bytes: Uint8Array } | { photoId: number }): ImageArg =>
+  'bytes' in i ? i.bytes : { photoId: i.photoId };
+
 const model = (id: string | undefined) => (id ? { catalogId: id } : {});
+
+const caption = (c: ShownCaption | null | undefined): CaptionView | null =>
+  c ? { text: c.text, model: c.model, createdAt: c.createdAt, edited: c.edited } : null;
+
+/** The job's progress as the window sees it: photo names, not paths to act on (paths only to show). */
+export function captionProgressView(p: CaptionProgress): CaptionProgressView {
+  return {
+    state: p.state,
+    done: p.done,
+    total: p.total,
+    failed: p.failed,
+    photosPerSecond: p.photosPerSecond,
+    etaSeconds: p.etaSeconds,
+    current: p.current ? { photoId: p.current.photoId, name: path.basename(p.current.path) } : null,
+    model: p.model,
+    ...(p.error !== undefined ? { error: p.error } : {}),
+    ...(p.failures
+      ? {
+          failures: p.failures.map((f) => ({
+            ...(f.photoId !== undefined ? { photoId: f.photoId } : {}),
+            name: path.basename(f.path),
+            path: f.path,
+            message: f.message,
+          })),
+        }
+      : {}),
+  };
+}
 
 export function createBackend(deps: BackendDeps) {
   const { engine } = deps;
@@ -60,6 +101,7 @@ export function createBackend(deps: BackendDeps) {
       threads: s.threads,
       gpuLayers: s.gpuLayers,
       chatModel: s.chatModel,
+      captionNewPhotos: s.captionNewPhotos,
       tagThreshold: await engine.call('tagsThreshold').catch(() => 0.03),
       ...(s.notice ? { notice: s.notice } : {}),
     };
@@ -88,12 +130,56 @@ export function createBackend(deps: BackendDeps) {
         takenAt: d.row.taken_at,
         tags: d.tags,
         candidates: d.candidates,
+        caption: caption(d.caption),
       };
     },
     'library.search': async (a) => (await engine.call('libSearch', a)).map(hit),
     'library.duplicates': async (a) =>
       (await engine.call('libDuplicates', a)).map((g) => ({ similarity: g.similarity, photos: g.photos.map(hit) })),
     'library.cancelDuplicates': () => engine.call('libDuplicatesCancel'),
+    'captions.start': async (a) =>
+      captionProgressView(
+        await engine.call('captionsStart', {
+          ...(a?.folderIds ? { folderIds: a.folderIds } : {}),
+          // no catalog id: the engine takes the chat model chosen in Settings
+          model: {},
+          ...(a?.redo ? { redo: true } : {}),
+        }),
+      ),
+    'captions.pause': async () => {
+      await engine.call('captionsPause');
+      return null;
+    },
+    'captions.resume': async () => {
+      await engine.call('captionsResume');
+      return null;
+    },
+    'captions.cancel': async () => {
+      await engine.call('captionsCancel');
+      return null;
+    },
+    'captions.status': async () => {
+      const p = await engine.call('captionsStatus');
+      return p ? captionProgressView(p) : null;
+    },
+    'captions.set': async (a) => caption(await engine.call('captionsSet', { photoId: a.photoId, text: a.text })),
+    'ask.short': async (a) => {
+      const r = await engine.call('askShort', { image: imageArg(a.image), question: a.question, model: {} });
+      // a short answer (the default of askShort) is never 'free'
+      return { answer: r.answer, kind: r.kind === 'free' ? 'phrase' : r.kind };
+    },
+    'look.caption': async (a) => {
+      const r = await engine.call('captionImage', { image: imageArg(a.image), model: {} });
+      return { text: r.text };
+    },
+    'look.classify': async (a) => {
+      const r = await engine.call('look', { image: a.image.bytes, labels: a.labels });
+      return {
+        tags: r.tags.map((t) => ({ name: t.name, score: t.score, margin: t.margin })),
+        // the engine's order, untouched: the window sorts for its chart, the numbers stay the engine's
+        labels: r.labels.map((l) => ({ label: l.label, probability: l.probability })),
+      };
+    },
     'tags.add': (a) => engine.call('tagsAdd', a),
     'tags.remove': (a) => engine.call('tagsRemove', a),
     'tags.rename': (a) => engine.call('tagsRename', a),
@@ -136,7 +222,7 @@ export function createBackend(deps: BackendDeps) {
         await engine.call('chatSend', {
           conversationId: a.conversationId,
           text: a.text,
-          images: (a.images ?? []).map((i) => ('bytes' in i ? i.bytes : { photoId: i.photoId })),
+          images: (a.images ?? []).map(imageArg),
           model: model(a.model),
         }),
       ),

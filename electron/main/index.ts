@@ -16,7 +16,7 @@ import {
 } from 'electron';
 import { resolveHome } from '../engine/paths.ts';
 import type { EngineSupervisor } from '../engine/process/supervisor.ts';
-import { createBackend } from './backend.ts';
+import { captionProgressView, createBackend } from './backend.ts';
 import { type CaptureFlow, createCaptureFlow } from './capture/flow.ts';
 import { grabPicked, grabUnderPointer, promptScreenAccess } from './capture/grab.ts';
 import { createAskHotkey, DEFAULT_ASK_HOTKEY } from './capture/hotkey.ts';
@@ -187,6 +187,7 @@ function main(): void {
           libraryProgress: (p) => broadcast(contents, 'library.progress', p),
           duplicatesProgress: (p) => broadcast(contents, 'library.duplicatesProgress', p),
           modelsProgress: (p) => broadcast(contents, 'models.progress', p),
+          captionsProgress: (p) => broadcast(contents, 'captions.progress', captionProgressView(p)),
         },
         onStatus: (s) => broadcast(contents, 'engine.status', s),
       });

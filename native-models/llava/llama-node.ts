@@ -221,6 +221,8 @@ class LlamaNodeChat implements VisionChat {
         ...(this.template.kind === 'jinja' ? { jinja: true, chat_template: this.template.source } : {}),
         n_predict: options.maxTokens ?? 1024,
         ...bindingSampling(sampling),
+        // Grammar-constrained sampling (short answers): llama.cpp masks every token the grammar does not allow.
+        ...(options.grammar ? { grammar: options.grammar } : {}),
       },
       (t) => {
         if (!first) first = performance.now();

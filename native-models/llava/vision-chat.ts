@@ -50,6 +50,13 @@ export interface CompletionOptions {
   temperature?: number;
   /** Fixes the sampler's seed (0 … 2^31-1); without it a fresh one is drawn and reported in the stats. */
   seed?: number;
+  /**
+   * A GBNF grammar (llama.cpp's grammar format) the answer must match: tokens it does not allow are never sampled,
+   * so a yes/no question answers exactly yes or no instead of a sentence to be parsed. Only grammars known to parse
+   * (short-answer.ts's constants): with llama.node one that llama.cpp cannot parse fails the completion, and releasing
+   * that context afterwards aborts the process.
+   */
+  grammar?: string;
 }
 
 export interface BackendInfo {

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { WebSocketServer } from 'ws';
 import { EngineSupervisor } from '../../electron/engine/process/supervisor.ts';
 import { CHANNELS } from '../../electron/ipc/contract.ts';
-import { createBackend } from '../../electron/main/backend.ts';
+import { captionProgressView, createBackend } from '../../electron/main/backend.ts';
 import { type CaptureFlow, createCaptureFlow } from '../../electron/main/capture/flow.ts';
 import { dispatch } from '../../electron/main/router.ts';
 
@@ -22,7 +22,10 @@ export interface Bridge {
   capture: CaptureFlow;
   /** What the "native folder picker" answers next. */
   pickFolder: { next: string | null };
-  /** Every app event as the window gets it ('chat.token', 'library.progress', ...), for tests to wait on. */
+  /**
+   * Every app event as the window gets it ('chat.token', 'library.progress', ...), for tests to wait on; and
+   * 'captions.photo', each photo the caption job finished (the engine's captionsPhoto, which the window does not get).
+   */
   events: EventEmitter;
   close(): Promise<void>;
 }
@@ -87,6 +90,10 @@ export async function startBridge(opts: {
       libraryProgress: (p) => broadcast('library.progress', p),
       duplicatesProgress: (p) => broadcast('library.duplicatesProgress', p),
       modelsProgress: (p) => broadcast('models.progress', p),
+      // as the app's main process sends it: photo names, paths only to show
+      captionsProgress: (p) => broadcast('captions.progress', captionProgressView(p)),
+      // not an event of the window: for tests to wait on a photo captioned ('captions.photo')
+      captionsPhoto: (e) => events.emit('captions.photo', e),
     },
     onStatus: (s) => broadcast('engine.status', s),
     backoffMs: 200,

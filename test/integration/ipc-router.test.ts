@@ -8,6 +8,7 @@ import type { IpcMain, IpcMainInvokeEvent } from 'electron';
 import sharp from 'sharp';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { CaptionProgress } from '../../electron/engine/captions/caption-job.ts';
 import { ModelManager } from '../../electron/engine/models/model-manager.ts';
 import { glancePaths } from '../../electron/engine/paths.ts';
 import { EngineSupervisor } from '../../electron/engine/process/supervisor.ts';
@@ -51,6 +52,15 @@ const expectOverlay = () => {
 };
 const shownChats: number[] = [];
 let photos: string;
+/** Every captions.progress event the engine sent, and a wait for the next one that passes a test. */
+const captionEvents: CaptionProgress[] = [];
+let captionWaiters: { test: (p: CaptionProgress) => boolean; resolve: (p: CaptionProgress) => void }[] = [];
+const captionProgress = (test: (p: CaptionProgress) => boolean) =>
+  new Promise<CaptionProgress>((resolve) => {
+    const seen = captionEvents.find(test);
+    if (seen) resolve(seen);
+    else captionWaiters.push({ test, resolve });
+  });
 
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'glance-ipc-'));
@@ -70,7 +80,17 @@ beforeAll(async () => {
   await img.writeSolid(path.join(photos, 'red.png'), [230, 10, 10], 60, 40);
   await img.writeSolid(path.join(photos, 'blue.png'), [10, 10, 230], 60, 40);
   process.env.GLANCE_HUB_ENDPOINT = hub.url; // inherited by the engine process
-  engine = new EngineSupervisor({ home });
+  engine = new EngineSupervisor({
+    home,
+    events: {
+      captionsProgress: (p) => {
+        captionEvents.push(p);
+        const ready = captionWaiters.filter((w) => w.test(p));
+        captionWaiters = captionWaiters.filter((w) => !w.test(p));
+        for (const w of ready) w.resolve(p);
+      },
+    },
+  });
   await engine.start();
   // screenshot-and-ask with a fake 400x300 display at scale 2: left half red, right half blue
   capture = createCaptureFlow({
@@ -175,6 +195,72 @@ describe('every channel reaches the engine and returns its result', () => {
     await okCall('library.pause');
     await okCall('library.resume');
     await okCall('library.cancel');
+    // captions: "Describe photos" over the folder with the installed chat model (the tiny pair, random weights: its
+    // words are nonsense, the job, the storage and the channels are real), paused and resumed on the way
+    expect(await okCall('captions.status')).toBeNull(); // none ran since the engine started
+    const started = await okCall<{ state: string; total: number; model: string }>('captions.start', {
+      folderIds: [folder.id],
+    });
+    expect(started).toMatchObject({ state: 'running', total: 2, model: 'gemma-3-4b' });
+    expect(await okCall('captions.pause')).toBeNull();
+    // The pause reaches the job while it loads the model or writes the first caption, unless the whole job ran in
+    // the meantime: either way it never goes on by itself past a pause.
+    const paused = await okCall<{ state: string; done: number; total: number }>('captions.status');
+    expect(['paused', 'done']).toContain(paused.state);
+    if (paused.state === 'paused') expect(paused.done).toBeLessThan(2);
+    expect(await okCall('captions.resume')).toBeNull();
+    const finished = await captionProgress((p) => p.state !== 'running' && p.state !== 'paused');
+    expect(finished).toMatchObject({ state: 'done', done: 2, total: 2, failed: 0 });
+    expect(await okCall('captions.status')).toMatchObject({ state: 'done', done: 2, current: null });
+    expect(await okCall('captions.cancel')).toBeNull(); // nothing running: a no-op, not an error
+    const described = await okCall<{ caption: { text: string; model: string; edited: boolean } | null }>(
+      'library.photo',
+      { photoId: red },
+    );
+    expect(described.caption).toMatchObject({ model: 'gemma-3-4b', edited: false });
+    expect(described.caption!.text.length).toBeGreaterThan(0);
+    // a person's edit wins, is searchable by its words, and '' gives the model's caption back
+    expect(await okCall('captions.set', { photoId: red, text: '  A lighthouse at dusk  ' })).toMatchObject({
+      text: 'A lighthouse at dusk',
+      model: 'person',
+      edited: true,
+    });
+    expect(await okCall('library.photo', { photoId: red })).toMatchObject({
+      caption: { text: 'A lighthouse at dusk', edited: true },
+    });
+    const byCaption = await okCall<{ id: number }[]>('library.search', { text: 'lighthouses', limit: 2 });
+    expect(byCaption[0]!.id).toBe(red); // porter stemming: "lighthouses" finds "lighthouse"
+    expect(await okCall('captions.set', { photoId: red, text: '' })).toEqual(described.caption);
+    // short answers, by library photo and by bytes: a yes/no question answers exactly yes or no, a count in digits
+    const blueBytes = new Uint8Array(await readFile(path.join(photos, 'blue.png')));
+    const yesNo = await okCall<{ answer: string; kind: string }>('ask.short', {
+      image: { photoId: red },
+      question: 'Is this photo red?',
+    });
+    expect(yesNo.kind).toBe('yes-no');
+    expect(['yes', 'no']).toContain(yesNo.answer);
+    const count = await okCall<{ answer: string; kind: string }>('ask.short', {
+      image: { bytes: blueBytes },
+      question: 'How many squares are there?',
+    });
+    expect(count.kind).toBe('number');
+    expect(count.answer).toMatch(/^\d+$/);
+    // Look: an image that is no library photo, its caption, and zero-shot probabilities over typed labels
+    const looked = await okCall<{ text: string }>('look.caption', { image: { bytes: blueBytes } });
+    expect(looked.text.trim().length).toBeGreaterThan(0);
+    const labels = ['a photo of something red.', 'a photo of something blue.', 'a photo of something green.'];
+    const classified = await okCall<{
+      tags: { name: string; score: number; margin: number }[];
+      labels: { label: string; probability: number }[];
+    }>('look.classify', { image: { bytes: blueBytes }, labels });
+    expect(classified.labels.map((l) => l.label)).toEqual(labels); // the order asked for
+    expect(classified.labels.reduce((sum, l) => sum + l.probability, 0)).toBeCloseTo(1, 5);
+    for (const l of classified.labels) expect(l.probability).toBeGreaterThanOrEqual(0);
+    // the tiny CLIP's "blue" is exactly a blue picture's embedding: blue wins
+    const top = [...classified.labels].sort((a, b) => b.probability - a.probability)[0]!;
+    expect(top.label).toBe('a photo of something blue.');
+    expect(classified.tags.length).toBeGreaterThan(0);
+    for (const t of classified.tags) expect(Number.isFinite(t.margin)).toBe(true);
     // chat with the installed catalog model, an image by bytes and one from the library
     const conv = await okCall<{ id: number }>('chat.create', { systemPrompt: 'Be brief.' });
     const bytes = new Uint8Array(await readFile(path.join(photos, 'blue.png')));
@@ -211,7 +297,31 @@ describe('every channel reaches the engine and returns its result', () => {
     await okCall('models.download', { id: 'gemma-3-4b' });
     // settings and capture
     expect(await okCall('settings.get')).toMatchObject({ gpuLayers: 'auto', tagThreshold: 0.5 });
-    expect(await okCall('settings.set', { threads: 2, chatModel: 'gemma-3-4b' })).toMatchObject({ threads: 2 });
+    expect(await okCall('settings.set', { threads: 2, chatModel: 'gemma-3-4b' })).toMatchObject({
+      threads: 2,
+      captionNewPhotos: false, // off by default: slow on a CPU
+    });
+    // with the setting on, a photo an index run adds is described after that run
+    expect(await okCall('settings.set', { captionNewPhotos: true })).toMatchObject({
+      threads: 2,
+      chatModel: 'gemma-3-4b',
+      captionNewPhotos: true,
+    });
+    expect(await okCall('settings.get')).toMatchObject({ captionNewPhotos: true });
+    await img.writeSolid(path.join(photos, 'green.png'), [10, 230, 10], 60, 40);
+    expect(await okCall('library.index')).toMatchObject({ phase: 'done', indexed: 1 });
+    // only the new photo: red and blue have their captions by this model already
+    const newOnes = await captionProgress((p) => p.total === 1 && p.state !== 'running' && p.state !== 'paused');
+    expect(newOnes).toMatchObject({ state: 'done', done: 1, failed: 0, model: 'gemma-3-4b' });
+    const [green] = await okCall<{ id: number; name: string }[]>('library.search', {
+      text: 'a photo of something green',
+      limit: 1,
+    });
+    expect(green!.name).toBe('green.png');
+    expect(await okCall('library.photo', { photoId: green!.id })).toMatchObject({
+      caption: { model: 'gemma-3-4b', edited: false, text: expect.stringMatching(/\S/) },
+    });
+    await okCall('settings.set', { captionNewPhotos: false });
     // screenshot-and-ask: the whole flow through the channels, the answer from the tiny model
     expectOverlay();
     await okCall('capture.start');
@@ -243,7 +353,7 @@ describe('every channel reaches the engine and returns its result', () => {
     await okCall('capture.cancel');
     expect(await okCall('capture.frame')).toBeNull();
     expect(windows).toEqual(['overlay', '-overlay', 'ask', '-ask', 'overlay', '-overlay']);
-    expect(await okCall('library.removeFolder', { folderId: folder.id })).toBe(2);
+    expect(await okCall('library.removeFolder', { folderId: folder.id })).toBe(3);
     expect([...seen].sort()).toEqual(Object.keys(CHANNELS).sort());
   });
 });

@@ -243,6 +243,115 @@ describe('writeXmpSidecars', () => {
   });
 });
 
+describe('the caption as dc:description', () => {
+  const DESCRIPTION_TAGS = ['-XMP-dc:Description', '-XMP-dc:Description-de', '-XMP-dc:Subject'];
+  /** Everything in the file's XMP but what Glance writes (keywords, the default-language description). */
+  async function untouched(file: string): Promise<Json> {
+    const all = await otherXmp(file);
+    delete all['XMP-dc:Description'];
+    return all;
+  }
+
+  it('writes the caption where a sidecar had none, and exiftool reads it back', async () => {
+    const results = await writeXmpSidecars(photo, { ...TAGS, description: ' Two dogs on a beach. ' });
+    const sidecar = `${photo}.xmp`;
+    expect(results).toEqual([
+      {
+        path: sidecar,
+        created: true,
+        added: [...TAGS.keywords, ...TAGS.hierarchical],
+        description: 'Two dogs on a beach.',
+      },
+    ]);
+    const read = await exiftool(sidecar, DESCRIPTION_TAGS);
+    expect(read.Description).toBe('Two dogs on a beach.');
+    expect(list(read.Subject)).toEqual(TAGS.keywords);
+    // an rdf:Alt with the default language, as the XMP spec has it
+    expect(await readFile(sidecar, 'utf8')).toMatch(
+      /<dc:description>\s*<rdf:Alt>\s*<rdf:li xml:lang="x-default">Two dogs on a beach\.<\/rdf:li>\s*<\/rdf:Alt>\s*<\/dc:description>/,
+    );
+  });
+
+  it('writes a caption alone, for a photo without tags', async () => {
+    const [result] = await writeXmpSidecars(photo, { keywords: [], hierarchical: [], description: 'A red square.' });
+    expect(result).toEqual({ path: `${photo}.xmp`, created: true, added: [], description: 'A red square.' });
+    expect((await exiftool(`${photo}.xmp`, DESCRIPTION_TAGS)).Description).toBe('A red square.');
+  });
+
+  it("replaces the default-language text of exiftool's sidecar, keeping its other languages and fields", async () => {
+    const sidecar = `${photo}.xmp`;
+    await exec('exiftool', [
+      '-o',
+      sidecar,
+      '-XMP-dc:Description=An old caption',
+      '-XMP-dc:Description-de=Ein Hund',
+      '-XMP-dc:Title=Beach day',
+      '-XMP-xmp:Rating=4',
+      '-XMP-dc:Subject=holiday',
+      photo,
+    ]);
+    const others = await untouched(sidecar);
+    expect(others['XMP-dc:Description-de']).toBe('Ein Hund');
+
+    const [result] = await writeXmpSidecars(photo, { ...TAGS, description: 'Two dogs on a beach.' });
+    expect(result).toMatchObject({ created: false, description: 'Two dogs on a beach.' });
+    const read = await exiftool(sidecar, DESCRIPTION_TAGS);
+    expect(read.Description).toBe('Two dogs on a beach.');
+    expect(read['Description-de']).toBe('Ein Hund');
+    expect(list(read.Subject)).toEqual(['holiday', ...TAGS.keywords]);
+    expect(await untouched(sidecar)).toEqual(others);
+  });
+
+  it('adds a default language before the others when an Alt has none', async () => {
+    const sidecar = `${photo}.xmp`;
+    await exec('exiftool', ['-o', sidecar, '-XMP-dc:Description-de=Ein Hund', photo]);
+    await writeXmpSidecars(photo, { keywords: [], hierarchical: [], description: 'A dog.' });
+    const read = await exiftool(sidecar, DESCRIPTION_TAGS);
+    expect(read.Description).toBe('A dog.');
+    expect(read['Description-de']).toBe('Ein Hund');
+    const text = await readFile(sidecar, 'utf8');
+    expect(text.indexOf('x-default')).toBeGreaterThan(0);
+    expect(text.indexOf('x-default')).toBeLessThan(text.search(/xml:lang=.de./));
+  });
+
+  it('turns a description held in an attribute (as darktable writes it) into an Alt, keeping the rest', async () => {
+    const sidecar = `${photo}.xmp`;
+    await writeAged(sidecar, DARKTABLE_SIDECAR.replace('xmp:Rating="2"', 'xmp:Rating="2"\n   dc:description="old"'));
+    const others = await untouched(sidecar);
+    await writeXmpSidecars(photo, { ...TAGS, description: 'A new caption & <more>' });
+    const read = await exiftool(sidecar, DESCRIPTION_TAGS);
+    expect(read.Description).toBe('A new caption & <more>');
+    expect(list(read.Subject)).toEqual(['darktable|format|jpg', ...TAGS.keywords]);
+    expect(await untouched(sidecar)).toEqual(others);
+  });
+
+  it('changes nothing when the sidecar already has the caption and the tags', async () => {
+    const tags = { ...TAGS, description: 'Café au lait, 東京 🐕' };
+    await writeXmpSidecars(photo, tags);
+    const sidecar = `${photo}.xmp`;
+    expect((await exiftool(sidecar, DESCRIPTION_TAGS)).Description).toBe('Café au lait, 東京 🐕');
+    await utimes(sidecar, PAST, PAST);
+    const before = await snapshot(sidecar);
+    expect(await writeXmpSidecars(photo, tags)).toEqual([{ path: sidecar, created: false, added: [] }]);
+    expect(await snapshot(sidecar)).toEqual(before);
+    // a new caption is a change, and only the caption changes
+    expect((await writeXmpSidecars(photo, { ...tags, description: 'Another.' }))[0]).toEqual({
+      path: sidecar,
+      created: false,
+      added: [],
+      description: 'Another.',
+    });
+    expect((await exiftool(sidecar, DESCRIPTION_TAGS)).Description).toBe('Another.');
+  });
+
+  it('refuses a dc:description that is not a language alternative, leaving the file alone', () => {
+    const odd =
+      '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" ' +
+      'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:description><rdf:Bag><rdf:li>x</rdf:li></rdf:Bag></dc:description></rdf:Description></rdf:RDF>';
+    expect(() => mergeXmp(odd, { keywords: [], hierarchical: [], description: 'y' })).toThrow(/dc:description/);
+  });
+});
+
 describe('mergeXmp', () => {
   it('adds to the rdf:Description that has rdf:about and returns the text untouched when nothing is new', () => {
     const existing = `<x:xmpmeta xmlns:x="adobe:ns:meta/">

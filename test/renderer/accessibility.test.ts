@@ -8,8 +8,9 @@ import App from '../../renderer/src/App.svelte';
 import AskWindow from '../../renderer/src/views/AskWindow.svelte';
 import ChatView from '../../renderer/src/views/ChatView.svelte';
 import LibraryView from '../../renderer/src/views/LibraryView.svelte';
+import LookView from '../../renderer/src/views/LookView.svelte';
 import ModelsView from '../../renderer/src/views/ModelsView.svelte';
-import { fakeGlance } from './fake-glance.ts';
+import { fakeGlance, SETTINGS } from './fake-glance.ts';
 
 afterEach(() => cleanup());
 
@@ -38,14 +39,7 @@ const qwen = model({
   licenceNote: QWEN_NOTE,
 });
 const smol = model({ id: 'smolvlm-500m', kind: 'chat', name: 'SmolVLM 500M', licence: 'Apache-2.0' });
-const settings: SettingsView = {
-  hotkey: 'Ctrl+Shift+G',
-  dataFolder: '/data',
-  threads: null,
-  gpuLayers: 'auto',
-  chatModel: null,
-  tagThreshold: 0.03,
-};
+const settings: SettingsView = { ...SETTINGS };
 const folder: FolderView = { id: 1, path: '/home/ana/Pictures', photos: 3 };
 
 /** Heading levels in document order. */
@@ -128,6 +122,26 @@ describe('structure and focus', () => {
     expect(skips(levels())).toEqual([]);
   });
 
+  it('Library, "Ask each": headings go down one level at a time', async () => {
+    const f = fakeGlance({ 'library.folders': [folder], 'settings.get': settings, 'library.search': [] });
+    render(LibraryView, { api: f.api });
+    await fireEvent.click(await screen.findByRole('button', { name: 'Ask each' }));
+    await screen.findByRole('heading', { name: 'Ask each photo' });
+    expect(skips(levels())).toEqual([]);
+  });
+
+  it('Look: headings go down one level at a time, an image in it or not', async () => {
+    const f = fakeGlance({ 'look.classify': { tags: [], labels: [] } });
+    render(LookView, { api: f.api });
+    expect(levels()).toEqual([2, 3]);
+    await fireEvent.drop(screen.getByRole('button', { name: 'Choose an image' }), {
+      dataTransfer: { types: ['Files'], files: [new File([new Uint8Array([1])], 'a.png', { type: 'image/png' })] },
+    });
+    await screen.findByRole('heading', { name: 'Tags' });
+    expect(levels()[0]).toBe(2);
+    expect(skips(levels())).toEqual([]);
+  });
+
   it('Chat: headings go down one level at a time', async () => {
     const f = fakeGlance({ 'chat.list': [], 'models.list': [] });
     render(ChatView, { props: { api: f.api } });
@@ -147,7 +161,7 @@ describe('structure and focus', () => {
     });
     render(App, { api: f.api });
     const nav = within(screen.getByRole('navigation', { name: 'Glance' }));
-    for (const name of ['Models', 'Settings', 'Chat', 'Library']) {
+    for (const name of ['Models', 'Settings', 'Chat', 'Look', 'Library']) {
       const button = nav.getByRole('button', { name });
       button.focus();
       await fireEvent.click(button);

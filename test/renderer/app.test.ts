@@ -18,6 +18,7 @@ const base = {
     threads: null,
     gpuLayers: 'auto' as const,
     chatModel: null,
+    captionNewPhotos: false,
     tagThreshold: 0.03,
   },
 };

@@ -7,6 +7,8 @@ import type {
   ChannelArg,
   ChannelResult,
   GlanceApi,
+  PhotoHit,
+  SettingsView,
 } from '../../electron/ipc/contract.ts';
 import { createApi } from '../../renderer/src/lib/api.ts';
 
@@ -51,3 +53,23 @@ export function fakeGlance(answers: { [C in Channel]?: Answer<C> } = {}) {
     },
   };
 }
+
+/** The settings a fresh install shows (the engine's defaults, with a hotkey and data folder of a test's choosing). */
+export const SETTINGS: Readonly<SettingsView> = {
+  hotkey: 'Ctrl+Shift+G',
+  dataFolder: '/data',
+  threads: null,
+  gpuLayers: 'auto',
+  chatModel: null,
+  captionNewPhotos: false,
+  tagThreshold: 0.03,
+};
+
+/** A search or browse result row for photo `id`, as the grid gets it. */
+export const photoHit = (id: number): PhotoHit => ({
+  id,
+  name: `IMG_${id}.jpg`,
+  score: null,
+  takenAt: null,
+  thumbnail: `glance://thumb/${id}`,
+});

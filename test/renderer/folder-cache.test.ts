@@ -4,18 +4,11 @@ import { cleanup, render, screen, waitFor } from '@testing-library/svelte';
 import { afterEach, expect, it } from 'vitest';
 import type { FolderView, SettingsView } from '../../electron/ipc/contract.ts';
 import LibraryView from '../../renderer/src/views/LibraryView.svelte';
-import { fakeGlance } from './fake-glance.ts';
+import { fakeGlance, SETTINGS } from './fake-glance.ts';
 
 afterEach(() => cleanup());
 
-const settings: SettingsView = {
-  hotkey: 'Ctrl+Shift+G',
-  dataFolder: '/data',
-  threads: null,
-  gpuLayers: 'auto',
-  chatModel: null,
-  tagThreshold: 0.03,
-};
+const settings: SettingsView = { ...SETTINGS };
 
 it("shows each folder's photos and the space its cache takes", async () => {
   const folders: FolderView[] = [

@@ -10,33 +10,18 @@ import type {
   IndexProgressView,
   ModelView,
   PhotoDetail,
-  PhotoHit,
   PhotoTagView,
   SettingsView,
 } from '../../electron/ipc/contract.ts';
 import ThumbnailGrid from '../../renderer/src/components/library/ThumbnailGrid.svelte';
 import { BROWSE_LIMIT, parseQuery, SEARCH_LIMIT } from '../../renderer/src/state/library.svelte.ts';
 import LibraryView from '../../renderer/src/views/LibraryView.svelte';
-import { fakeGlance } from './fake-glance.ts';
+import { fakeGlance, photoHit as hit, SETTINGS } from './fake-glance.ts';
 
 afterEach(() => cleanup());
 
-const hit = (id: number): PhotoHit => ({
-  id,
-  name: `IMG_${id}.jpg`,
-  score: null,
-  takenAt: null,
-  thumbnail: `glance://thumb/${id}`,
-});
 const folder: FolderView = { id: 1, path: '/home/ana/Pictures', photos: 3 };
-const settings: SettingsView = {
-  hotkey: 'Ctrl+Shift+G',
-  dataFolder: '/data',
-  threads: null,
-  gpuLayers: 'auto',
-  chatModel: null,
-  tagThreshold: 0.03,
-};
+const settings: SettingsView = { ...SETTINGS };
 const clip = (installed: boolean): ModelView => ({
   id: 'clip-vit-base-patch32',
   kind: 'clip',
@@ -188,6 +173,7 @@ describe('LibraryView', () => {
       takenAt: Date.UTC(2024, 6, 14, 10, 30),
       tags,
       candidates: candidates.filter((c) => !tags.some((t) => t.name === c.name)),
+      caption: null,
     });
     const f = fakeGlance({
       'library.folders': [folder],
@@ -254,6 +240,7 @@ describe('LibraryView', () => {
         takenAt: null,
         tags: [],
         candidates: [],
+        caption: null,
       },
     });
     render(LibraryView, { api: f.api });
@@ -472,7 +459,9 @@ describe('LibraryView', () => {
     // The library replaces the first run, indexing under way.
     await screen.findByRole('progressbar', { name: 'Indexing progress' });
     expect(screen.queryByText('Welcome to Glance')).toBeNull();
-    expect(within(screen.getByRole('complementary', { name: 'Library folders' })).getByText('Pictures')).toBeTruthy();
+    // (the folder list itself: "Describe photos" in the same side panel names the folder in its picker too)
+    const aside = screen.getByRole('complementary', { name: 'Library folders' });
+    expect(within(within(aside).getByRole('region', { name: 'Folders' })).getByText('Pictures')).toBeTruthy();
   });
 
   it('first run with the model installed goes straight to adding a folder', async () => {

@@ -14,6 +14,7 @@ const SAVED: SettingsView = {
   threads: null,
   gpuLayers: 'auto',
   chatModel: null,
+  captionNewPhotos: false,
   tagThreshold: 0.03,
 };
 
@@ -113,6 +114,29 @@ describe('SettingsView', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
     await waitFor(() => expect(calls.filter((c) => c.channel === 'settings.set')).toHaveLength(2));
     expect(calls.filter((c) => c.channel === 'settings.set')[1]!.arg).toEqual({ gpuLayers: 0 });
+  });
+
+  it('turns captioning of new photos on and off, off by default, saying it is slow on a CPU', async () => {
+    const { calls } = setup();
+    const box = (await screen.findByRole('checkbox', {
+      name: 'Describe new photos as they are indexed',
+    })) as HTMLInputElement;
+    expect(box.checked).toBe(false);
+    const help = document.getElementById(box.getAttribute('aria-describedby')!)!;
+    expect(help.textContent).toMatch(/slow on a CPU/i);
+    expect(help.textContent).toMatch(/SmolVLM/);
+
+    await fireEvent.click(box);
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await screen.findByText('Saved.');
+    await fireEvent.click(box);
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(calls.filter((c) => c.channel === 'settings.set')).toHaveLength(2));
+    expect(calls.filter((c) => c.channel === 'settings.set').map((c) => c.arg)).toEqual([
+      { captionNewPhotos: true },
+      { captionNewPhotos: false },
+    ]);
+    expect(box.checked).toBe(false);
   });
 
   it('does not send a hotkey that cannot be an accelerator', async () => {

@@ -192,6 +192,7 @@ describe('in the library view', () => {
       threads: null,
       gpuLayers: 'auto',
       chatModel: null,
+      captionNewPhotos: false,
       tagThreshold: 0.03,
     };
     render(LibraryView, {

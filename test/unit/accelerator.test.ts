@@ -108,6 +108,7 @@ describe('settings.set in the contract', () => {
       threads: null,
       gpuLayers: 'auto',
       chatModel: null,
+      captionNewPhotos: false,
       tagThreshold: 0.03,
     };
     const set = vi.fn<Handlers['settings.set']>(

@@ -60,7 +60,7 @@ export async function tagsCommand(argv: string[], io: CliIo): Promise<number> {
         const { photos, written, failed } = await lib.exportXmp(rest[0]);
         if (values.json) io.out(`${JSON.stringify({ photos, written, failed }, null, 2)}\n`);
         else {
-          const changed = written.filter((w) => w.created || w.added.length > 0);
+          const changed = written.filter((w) => w.created || w.added.length > 0 || w.description !== undefined);
           io.out(
             `${photos} photos, ${changed.length} sidecars written or updated, ${written.length - changed.length} already up to date\n`,
           );

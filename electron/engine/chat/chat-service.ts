@@ -1,13 +1,22 @@
 // Conversations with a vision model: turns of text and images, streamed answers, stop, regenerate, edit-and-resend,
-// all kept in the app's database. One loaded model means one llama.cpp context and one queue in front of it:
-// requests wait their turn (or are refused when too many wait), a failed completion releases the context so the
-// next request loads a fresh one, and nothing releases a context while it generates.
+// all kept in the app's database; and one-shot questions about one image (captions, short answers) that keep
+// nothing. Every completion goes through one queue: requests wait their turn (or are refused when too many wait), a
+// failed completion releases its context so the next request loads a fresh one, and nothing releases a context
+// while it generates. Background work (a caption job) waits in its own lane and gives way to any interactive
+// request, so a chat waits at most for the one background answer already running.
+//
+// Up to two models stay loaded (least recently used released first, always between completions): a caption job
+// on one model and a chat on another would otherwise load each other again for every photo.
 import { existsSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { ImageInput } from '../../../native-models/clip/preprocess.ts';
 import type {
   BackendInfo,
   ChatTurn,
   CompletionOptions,
+  CompletionResult,
   CompletionStats,
   VisionChat,
   VisionChatLoadOptions,
@@ -67,9 +76,67 @@ export interface ChatServiceOptions {
   onToken?: (conversationId: number, token: string) => void;
   /** Requests allowed to wait behind the running one before new ones are refused. */
   maxWaiting?: number;
+  /** Models kept loaded at most (default 2); more loads release the least recently used first. */
+  maxLoaded?: number;
+  /** Where one-shot images are normalised for the binding (a folder of its own per request, removed after it). */
+  scratchDir?: string;
 }
 
-export interface SendOptions extends Omit<CompletionOptions, 'onToken'> {}
+/**
+ * A chat turn's sampling and budget. No grammar: the grammars are short-answer.ts's constants, given to one-shot
+ * requests only, so none ever arrives from the window or the CLI (with one llama.cpp cannot parse, releasing the
+ * failed context aborts the engine process).
+ */
+export interface SendOptions extends Omit<CompletionOptions, 'onToken' | 'grammar'> {}
+
+/** One question about one image, answered without a conversation (captions, short answers). */
+export interface OneShotRequest {
+  /** A file path or the image's bytes; normalised as chat attachments are (decoded, upright, bounded). */
+  image: ImageInput;
+  /** The user turn's text. */
+  prompt: string;
+  model: VisionChatLoadOptions;
+  /** Sampling, token budget and grammar (the grammars of short-answer.ts: never one from outside). */
+  options?: SendOptions & { grammar?: string };
+  /**
+   * Background work (a caption job's photos): it starts only when no interactive request waits or is being
+   * prepared (images decoding), so interactive use waits at most for the one background answer running.
+   */
+  background?: boolean;
+  /** Stops the answer being written, or drops the request while it waits; the promise then rejects with the reason. */
+  signal?: AbortSignal;
+  /** How the image is named in errors; default its path, or "the image". */
+  label?: string;
+}
+
+export interface OneShotResult {
+  text: string;
+  stats: CompletionStats & { stopped: boolean };
+}
+
+/**
+ * A stateless exchange (the local API's chat completions): turns with any number of images, nothing stored, the
+ * pictures normalised into a scratch folder removed after the answer. Interactive: it shares the queue with the
+ * window's chats and is refused as busy when too many wait.
+ */
+export interface CompletionRequest {
+  turns: { role: 'system' | 'user' | 'assistant'; text: string; images?: ImageInput[] }[];
+  model: VisionChatLoadOptions;
+  options?: SendOptions;
+  /** Each piece of the answer as it is written; returning true stops the answer there (a stop sequence was met). */
+  onToken?: (token: string) => boolean | undefined;
+  /** Stops the answer being written, or drops the request while it waits; the promise then rejects with the reason. */
+  signal?: AbortSignal;
+}
+
+type Lane = 'interactive' | 'background';
+
+interface Loaded {
+  key: string;
+  /** The model and projector files: another load of the same files (new settings) makes this one stale. */
+  files: string;
+  instance: VisionChat;
+}
 
 /** Everything a load depends on: a change of any (GPU layers, threads from settings) loads the model again. */
 const modelKey = (o: VisionChatLoadOptions) =>
@@ -81,13 +148,25 @@ const modelKey = (o: VisionChatLoadOptions) =>
     o.gpuLayers ?? 'auto',
     o.threads ?? null,
   ]);
+const filesKey = (o: VisionChatLoadOptions) => JSON.stringify([o.model, o.mmproj]);
 
 export class ChatService {
-  private chat: { key: string; instance: VisionChat } | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Loaded models, least recently used first. */
+  private loaded: Loaded[] = [];
+  /** The model the last conversation turn used: the one info() describes. */
+  private chatKey: string | null = null;
+  /** Tasks waiting for the model, per lane; a background task starts only when no interactive one waits. */
+  private readonly waiting: Record<Lane, (() => void)[]> = { interactive: [], background: [] };
+  /** A task is running (loading a model, or a completion). */
+  private active = false;
+  /** Interactive requests preparing their images, not queued yet: background tasks wait for them too. */
+  private preparing = 0;
   private inFlight = 0;
-  /** The completion being written; `done` settles once its answer is stored (or it failed). */
-  private running: { conversationId: number; instance: VisionChat; done: Promise<void> } | null = null;
+  /**
+   * The completion being written (conversationId null: a one-shot); `done` settles once its answer is stored (or
+   * it failed).
+   */
+  private running: { conversationId: number | null; instance: VisionChat; done: Promise<void> } | null = null;
   private readonly held = new Map<string, number>();
 
   constructor(private readonly o: ChatServiceOptions) {}
@@ -187,6 +266,22 @@ export class ChatService {
     model: VisionChatLoadOptions,
     options: SendOptions = {},
   ): Promise<Message> {
+    // Announced before its pictures decode: a caption job's next photo must not slip in front meanwhile.
+    const ready = this.announce();
+    try {
+      return await this.sendTurn(conversationId, turn, model, options, ready);
+    } finally {
+      ready();
+    }
+  }
+
+  private async sendTurn(
+    conversationId: number,
+    turn: { text: string; images?: ImageInput[] },
+    model: VisionChatLoadOptions,
+    options: SendOptions,
+    queued: () => void,
+  ): Promise<Message> {
     const c = this.get(conversationId);
     const first = c.messages.length === 0;
     // A picture of an earlier turn gone from disk refuses the turn before anything is stored.
@@ -239,7 +334,9 @@ export class ChatService {
     }
     release();
     try {
-      return await this.answer(conversationId, model, options, { upTo: messageId });
+      const answering = this.answer(conversationId, model, options, { upTo: messageId });
+      queued();
+      return await answering;
     } catch (err) {
       if (first) await this.removeConversation(conversationId, messageId);
       // A turn refused before its answer began (too many waiting) is not kept: the person sends it again.
@@ -282,34 +379,204 @@ export class ChatService {
     return true;
   }
 
-  /** The backend of the loaded model, or null when none is loaded. */
-  info(): BackendInfo | null {
-    return this.chat?.instance.info ?? null;
+  /**
+   * Answers one prompt about one image without a conversation: nothing is stored, and the normalised image is
+   * deleted after the answer. Shares the chat's queue and loaded models. A picture that cannot be decoded is refused
+   * before it reaches the model (ChatError-free: the decoder's own error, naming the file); a failed completion
+   * releases the context like a failed chat turn, so one broken request never leaves the next one stuck.
+   */
+  async oneShot(r: OneShotRequest): Promise<OneShotResult> {
+    if (!r.prompt.trim()) throw new ChatError('bad-request', 'a one-shot request needs a prompt');
+    const label = r.label ?? (typeof r.image === 'string' ? r.image : 'the image');
+    return this.stateless(
+      [{ role: 'user', text: r.prompt, images: [r.image] }],
+      r.model,
+      { ...r.options },
+      {
+        background: r.background === true,
+        ...(r.signal ? { signal: r.signal } : {}),
+        label: () => label,
+      },
+    );
   }
 
-  /** Releases the model after any running completion ends. */
+  /** A stateless exchange (see CompletionRequest), answered in the interactive lane. */
+  async completion(r: CompletionRequest): Promise<OneShotResult> {
+    if (!r.turns.some((t) => t.role === 'user' && (t.text.trim() || t.images?.length))) {
+      throw new ChatError('bad-request', 'the messages need a user turn with text or an image');
+    }
+    return this.stateless(
+      r.turns,
+      r.model,
+      { ...r.options },
+      {
+        background: false,
+        ...(r.signal ? { signal: r.signal } : {}),
+        ...(r.onToken ? { onToken: r.onToken } : {}),
+        label: (turn, image) => `image ${image + 1} of message ${turn + 1}`,
+      },
+    );
+  }
+
+  private async stateless(
+    turns: CompletionRequest['turns'],
+    model: VisionChatLoadOptions,
+    options: SendOptions & { grammar?: string },
+    o: {
+      background: boolean;
+      signal?: AbortSignal;
+      onToken?: (token: string) => boolean | undefined;
+      label: (turn: number, image: number) => string;
+    },
+  ): Promise<OneShotResult> {
+    const ready = o.background ? () => {} : this.announce();
+    let dir: string | null = null;
+    try {
+      let answering: Promise<OneShotResult>;
+      try {
+        o.signal?.throwIfAborted();
+        const root = this.o.scratchDir ?? path.join(os.tmpdir(), 'glance-one-shot');
+        await mkdir(root, { recursive: true });
+        dir = await mkdtemp(path.join(root, 'shot-'));
+        const normalised: ChatTurn[] = [];
+        for (const [t, turn] of turns.entries()) {
+          const files: string[] = [];
+          for (const [i, image] of (turn.images ?? []).entries()) {
+            files.push((await storeImage(image, dir, o.label(t, i))).file);
+          }
+          normalised.push({ role: turn.role, text: turn.text, ...(files.length ? { images: files } : {}) });
+        }
+        // Background work is never refused as "busy": a job has one request in the queue at a time, and a refusal
+        // would fail its photo for the person's own chats.
+        answering = this.enqueue(() => this.answerStateless(normalised, model, options, o), {
+          lane: o.background ? 'background' : 'interactive',
+          force: o.background,
+        });
+      } finally {
+        ready();
+      }
+      return await answering;
+    } finally {
+      if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  /** Requests waiting for the model now, per lane (the running one not counted). */
+  queued(): { interactive: number; background: number } {
+    return { interactive: this.waiting.interactive.length, background: this.waiting.background.length };
+  }
+
+  /** The backend of the model the last conversation turn used (else the last one used), or null when none is loaded. */
+  info(): BackendInfo | null {
+    const chat = this.loaded.find((l) => l.key === this.chatKey) ?? this.loaded.at(-1);
+    return chat?.instance.info ?? null;
+  }
+
+  /** Releases the models after any running completion ends. */
   async close(): Promise<void> {
     if (this.running) this.running.instance.stop();
-    await this.enqueue(async () => {
-      await this.chat?.instance.release();
-      this.chat = null;
-    }, true);
+    await this.enqueue(
+      async () => {
+        for (const l of this.loaded.splice(0)) await l.instance.release();
+      },
+      { force: true },
+    );
   }
 
-  /** Runs tasks one at a time; beyond one running and `maxWaiting` waiting, new ones are refused. */
-  private enqueue<T>(task: () => Promise<T>, force = false): Promise<T> {
+  /**
+   * Runs tasks one at a time, interactive ones first; beyond one running and `maxWaiting` waiting, new ones are
+   * refused.
+   */
+  private enqueue<T>(task: () => Promise<T>, o: { force?: boolean; lane?: Lane } = {}): Promise<T> {
     const limit = this.o.maxWaiting ?? 4;
-    if (!force && this.inFlight > limit) {
+    if (!o.force && this.inFlight > limit) {
       return Promise.reject(
         new ChatError('busy', `the model is busy with ${this.inFlight - 1} requests waiting: try again in a moment`),
       );
     }
     this.inFlight++;
-    const run = this.queue.then(task).finally(() => {
-      this.inFlight--;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting[o.lane ?? 'interactive'].push(() => {
+        this.active = true;
+        Promise.resolve()
+          .then(task)
+          .then(resolve, reject)
+          .finally(() => {
+            this.inFlight--;
+            this.active = false;
+            this.pump();
+          });
+      });
+      this.pump();
     });
-    this.queue = run.catch(() => {});
-    return run;
+  }
+
+  /** Starts the next task when none runs: an interactive one, else a background one unless an interactive is coming. */
+  private pump(): void {
+    if (this.active) return;
+    const next =
+      this.waiting.interactive.shift() ?? (this.preparing === 0 ? this.waiting.background.shift() : undefined);
+    next?.();
+  }
+
+  /**
+   * An interactive request on its way to the queue (its images decoding): background tasks wait until the returned
+   * function is called (idempotent; call it once the request is queued, or failed).
+   */
+  private announce(): () => void {
+    this.preparing++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.preparing--;
+      this.pump();
+    };
+  }
+
+  /** A stateless completion (one-shot or API), in the queue. */
+  private async answerStateless(
+    turns: ChatTurn[],
+    model: VisionChatLoadOptions,
+    options: SendOptions & { grammar?: string },
+    o: { signal?: AbortSignal; onToken?: (token: string) => boolean | undefined },
+  ): Promise<OneShotResult> {
+    o.signal?.throwIfAborted(); // cancelled while it waited: no model is loaded for it
+    const entry = await this.instanceFor(model);
+    o.signal?.throwIfAborted();
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    this.running = { conversationId: null, instance: entry.instance, done };
+    const stop = () => entry.instance.stop();
+    o.signal?.addEventListener('abort', stop);
+    try {
+      const onToken = o.onToken;
+      const result = await this.complete(entry, turns, {
+        ...options,
+        ...(onToken ? { onToken: (t: string) => void (onToken(t) && stop()) } : {}),
+      });
+      // stopped by the signal: what was written so far is not an answer
+      o.signal?.throwIfAborted();
+      return { text: result.text, stats: { ...result.stats, stopped: result.stopped } };
+    } finally {
+      o.signal?.removeEventListener('abort', stop);
+      this.running = null;
+      finished();
+    }
+  }
+
+  /** A completion; one that fails releases its model (its llama.cpp context can be unusable), the next request loads it again. */
+  private async complete(entry: Loaded, turns: ChatTurn[], options: CompletionOptions): Promise<CompletionResult> {
+    try {
+      return await entry.instance.complete(turns, options);
+    } catch (err) {
+      this.running = null;
+      this.loaded = this.loaded.filter((l) => l !== entry);
+      await entry.instance.release().catch(() => {});
+      throw err;
+    }
   }
 
   /** Hashes of images stored by a turn not yet linked to its message: their files must not be collected. */
@@ -408,7 +675,9 @@ export class ChatService {
         const text = m.id === at.upTo && at.text !== undefined ? at.text : m.text;
         turns.push({ role: m.role, text, ...(images.length ? { images } : {}) });
       }
-      const instance = await this.instanceFor(model);
+      const entry = await this.instanceFor(model);
+      const instance = entry.instance;
+      this.chatKey = entry.key;
       // Deleted while the model loaded: nothing is answered for a conversation that is gone.
       if (
         !this.o.db.prepare('SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?').get(at.upTo, conversationId)
@@ -425,19 +694,12 @@ export class ChatService {
       });
       this.running = { conversationId, instance, done };
       try {
-        let result: Awaited<ReturnType<VisionChat['complete']>>;
-        try {
-          result = await instance.complete(turns, {
-            ...options,
-            onToken: (t) => this.o.onToken?.(conversationId, t),
-          });
-        } catch (err) {
-          // A failed completion can leave llama.cpp's context unusable: drop it; the next request loads it again.
-          this.running = null;
-          this.chat = null;
-          await instance.release().catch(() => {});
-          throw err;
-        }
+        // a grammar that came over RPC anyway is dropped (see SendOptions)
+        const { grammar: _grammar, ...sampling } = options as SendOptions & { grammar?: unknown };
+        const result = await this.complete(entry, turns, {
+          ...sampling,
+          onToken: (t) => this.o.onToken?.(conversationId, t),
+        });
         let orphans: { hash: string; file: string }[] = [];
         const id = this.o.db.transaction(() => {
           const now = Date.now();
@@ -479,17 +741,30 @@ export class ChatService {
     );
   }
 
-  private async instanceFor(model: VisionChatLoadOptions): Promise<VisionChat> {
+  /**
+   * The loaded model for these options, loading it when needed. Runs in the queue, so no completion is running
+   * when a model is released: settings changes take effect at the next idle moment.
+   */
+  private async instanceFor(model: VisionChatLoadOptions): Promise<Loaded> {
     const key = modelKey(model);
-    if (this.chat?.key === key) return this.chat.instance;
-    if (this.chat) {
-      // Runs in the queue, so no completion is running: settings changes take effect at the next idle moment.
-      await this.chat.instance.release();
-      this.chat = null;
+    const found = this.loaded.find((l) => l.key === key);
+    if (found) {
+      this.loaded = [...this.loaded.filter((l) => l !== found), found];
+      return found;
     }
+    const files = filesKey(model);
+    // The same files under other settings (threads, GPU layers) are stale, and the oldest go beyond the limit:
+    // released before the load, so that memory never holds one model more than the limit.
+    const max = Math.max(1, this.o.maxLoaded ?? 2);
+    const stale = this.loaded.filter((l) => l.files === files);
+    const kept = this.loaded.filter((l) => l.files !== files);
+    const gone = [...stale, ...kept.splice(0, Math.max(0, kept.length - (max - 1)))];
+    this.loaded = kept;
+    for (const l of gone) await l.instance.release();
     const instance = await this.o.load(model);
-    this.chat = { key, instance };
-    return instance;
+    const entry = { key, files, instance };
+    this.loaded.push(entry);
+    return entry;
   }
 }
 

@@ -33,7 +33,15 @@ export function installedChatModels(paths: GlancePaths): ChatCatalogEntry[] {
   });
 }
 
-export function chooseChatModel(paths: GlancePaths, args: ModelArgs): VisionChatLoadOptions & { label: string } {
+/**
+ * The files to run. Without `args.model`: the installed catalog model `prefer` names (the default chat model; SmolVLM
+ * for captions, where speed matters most), else the first installed one.
+ */
+export function chooseChatModel(
+  paths: GlancePaths,
+  args: ModelArgs,
+  prefer: string = DEFAULT_CHAT_ID,
+): VisionChatLoadOptions & { label: string } {
   const extra = {
     ...(args.contextSize ? { contextSize: args.contextSize } : {}),
     ...(args.gpuLayers !== undefined ? { gpuLayers: args.gpuLayers } : {}),
@@ -65,7 +73,7 @@ export function chooseChatModel(paths: GlancePaths, args: ModelArgs): VisionChat
     }
   } else {
     const installed = installedChatModels(paths);
-    entry = installed.find((e) => e.id === DEFAULT_CHAT_ID) ?? installed[0];
+    entry = installed.find((e) => e.id === prefer) ?? installed.find((e) => e.id === DEFAULT_CHAT_ID) ?? installed[0];
     if (!entry) {
       throw new ModelChoiceError(
         'no-chat-model',

@@ -140,7 +140,47 @@ export const MIGRATIONS: readonly string[] = [
   ${generationTrigger('embeddings_changed_generation', 'UPDATE ON embeddings')}
   ${generationTrigger('embeddings_removed_generation', 'DELETE ON embeddings')}
   `,
+  // 6: captions, one per photo and model (the model id; 'person' for a person's own, which is always the one shown
+  // and which no model caption or redo replaces). caption_fts holds each photo's shown caption (rowid = photo id) for
+  // word search, with English stemming ("running dogs" is found by "dog run"). Triggers keep it in step with the
+  // captions in the same statement's transaction, whoever writes them, the photos' cascade included: no code path can
+  // leave a deleted photo's words searchable. A photo whose content changed loses its model captions (they describe
+  // the old picture; the caption job does it again), never a person's.
+  // captions_model serves the caption job's questions (which photos lack a caption by this model, which are older
+  // than a redo's start) by index, without reading the caption texts.
+  `
+  CREATE TABLE captions (
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (photo_id, model)
+  ) WITHOUT ROWID;
+  CREATE INDEX captions_model ON captions(model, photo_id, created_at);
+  CREATE VIRTUAL TABLE caption_fts USING fts5(text, tokenize = 'porter unicode61 remove_diacritics 2');
+  ${shownCaptionTrigger('captions_fts_insert', 'INSERT', 'NEW')}
+  ${shownCaptionTrigger('captions_fts_update', 'UPDATE', 'NEW')}
+  ${shownCaptionTrigger('captions_fts_delete', 'DELETE', 'OLD')}
+  CREATE TRIGGER photos_content_captions AFTER UPDATE OF hash ON photos WHEN OLD.hash <> NEW.hash BEGIN
+    DELETE FROM captions WHERE photo_id = NEW.id AND model <> 'person';
+  END;
+  `,
 ];
+
+/** The FTS row of a photo's shown caption rewritten from the captions table (migration 6). */
+function refreshShownCaption(photoId: string): string {
+  return `DELETE FROM caption_fts WHERE rowid = ${photoId};
+    INSERT INTO caption_fts (rowid, text)
+      SELECT photo_id, text FROM captions WHERE photo_id = ${photoId}
+      ORDER BY model = 'person' DESC, created_at DESC, model LIMIT 1;`;
+}
+
+/** After a change to a photo's captions, its shown caption's FTS row follows (migration 6). */
+function shownCaptionTrigger(name: string, event: string, row: 'NEW' | 'OLD'): string {
+  return `CREATE TRIGGER ${name} AFTER ${event} ON captions BEGIN
+    ${refreshShownCaption(`${row}.photo_id`)}
+  END;`;
+}
 
 /** A trigger that bumps the vector index's generation counter after `event` (migration 5). */
 function generationTrigger(name: string, event: string): string {

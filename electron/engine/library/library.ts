@@ -1,12 +1,24 @@
-// The photo library service: folders, indexing, tags, search, duplicates, XMP export. One instance owns the
+// The photo library service: folders, indexing, tags, captions, search, duplicates, XMP export. One instance owns the
 // database; the CLI uses it in-process, the engine process will serve it to the window.
 import { existsSync } from 'node:fs';
 import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import chokidar from 'chokidar';
 import { type ClipLoadOptions, ClipModel, type Variant } from '../../../native-models/clip/model.ts';
+import { labelEmbeddings, zeroShotProbabilities } from '../../../native-models/clip/zero-shot.ts';
+import { logitScaleFor } from '../classify.ts';
 import { type Db, openDatabase } from '../db/database.ts';
 import { glancePaths } from '../paths.ts';
+import {
+  CaptionQueue,
+  captionQuery,
+  fuseRankings,
+  MAX_CAPTION_CHARS,
+  PERSON,
+  type PhotosToCaptionQuery,
+  type PhotoToCaption,
+  type ShownCaption,
+} from './captions.ts';
 import { Indexer, type IndexProgress } from './indexer.ts';
 import { type FolderRow, LibraryStore, type PhotoRow, type PhotoTag } from './store.ts';
 import { DEFAULT_THRESHOLD, retagInSlices, SLICE_ROWS, Tagger, yieldToLoop } from './tagger.ts';
@@ -47,6 +59,17 @@ export interface SearchQuery {
   limit?: number;
 }
 
+/** What Look shows for an image (Library.look). */
+export interface LookResult {
+  /**
+   * Vocabulary labels, best first: `score` is the tagger's margin over saying nothing in particular, `margin` that
+   * score minus the label's threshold (at or above 0: a tag; below: a near miss).
+   */
+  tags: { name: string; score: number; margin: number }[];
+  /** The typed labels in their order, with probabilities summing to 1 (empty when none were typed). */
+  labels: { label: string; probability: number }[];
+}
+
 export interface SearchHit {
   id: number;
   path: string;
@@ -65,6 +88,26 @@ export interface FolderUsage extends FolderInfo {
   /** Bytes its photos' thumbnails and embeddings take in Glance's cache (content shared with another folder counts in both). */
   cacheBytes: number;
 }
+
+/** A photo's tag with its margin: the tagger's score minus the threshold it must reach (null for a person's tag). */
+export interface MarginTag extends PhotoTag {
+  margin: number | null;
+}
+
+/** Everything the library knows of a photo: the window's photo view and `glance show`. */
+export interface PhotoDetail {
+  row: PhotoRow;
+  tags: PhotoTag[];
+  candidates: PhotoTag[];
+  caption: ShownCaption | null;
+}
+
+/**
+ * How many photos a text search's caption matches are taken from (best bm25 first) before fusing with CLIP: enough
+ * that a caption match CLIP ranks first is not cut by a weak bm25 rank, few enough that scoring them with CLIP (their
+ * vectors read from SQLite) costs tens of milliseconds.
+ */
+const CAPTION_CANDIDATES = 1000;
 
 /** A photo whose sidecar could not be written, and why (the rest of the export went on). */
 export interface XmpFailure {
@@ -524,6 +567,7 @@ export class Library {
       return hits;
     }
     const index = this.vectors();
+    if (q.text !== undefined) return this.textSearch(q.text, query, index, allowed, limit);
     if (!index) return [];
     if (exclude !== undefined && allowed) allowed.delete(exclude);
     const hits = index.search(query, exclude !== undefined ? limit + 1 : limit, allowed ?? undefined);
@@ -531,6 +575,29 @@ export class Library {
       .filter((h) => h.id !== exclude)
       .slice(0, limit)
       .map((h: Hit) => this.hit(this.store.photoById(h.id)!, h.score));
+  }
+
+  /**
+   * A text search: photos whose caption has the query's words first, fused with CLIP's ranking, then CLIP's other
+   * hits (see fuseRankings in captions.ts for the rule and why). Scores stay CLIP's cosine similarities.
+   */
+  private textSearch(
+    text: string,
+    query: Float32Array,
+    index: VectorIndex | null,
+    allowed: Set<number> | null,
+    limit: number,
+  ): SearchHit[] {
+    const fts = captionQuery(text);
+    let matches = fts ? this.store.captionMatches(fts, CAPTION_CANDIDATES) : [];
+    if (allowed) matches = matches.filter((id) => allowed.has(id));
+    // CLIP's order over the matching photos alone, with exact scores
+    const clipOfMatches = index && matches.length > 0 ? index.search(query, matches.length, new Set(matches)) : [];
+    const clip = index ? index.search(query, limit, allowed ?? undefined) : [];
+    return fuseRankings(matches, clipOfMatches, clip, limit).flatMap((h) => {
+      const r = this.store.photoById(h.id); // a photo removed meanwhile drops out
+      return r ? [this.hit(r, h.score)] : [];
+    });
   }
 
   private async queryFor(
@@ -546,6 +613,29 @@ export class Library {
     const input = 'bytes' in like ? like.bytes : path.resolve(like.path);
     const [query] = await model.encodeImageTensors([await model.preprocess(input)]);
     return { query: query! };
+  }
+
+  /**
+   * An image that is not (or not yet) a library photo, as the window's Look view shows it: every vocabulary label
+   * whose score is above the floor (with its margin over its threshold), and zero-shot
+   * probabilities over the labels a person typed, in their order (softmax of CLIP's similarities times the model's
+   * logit scale, as `glance classify` computes them). Nothing is stored.
+   */
+  async look(bytes: Uint8Array, labels: string[]): Promise<LookResult> {
+    const typed = labels.map((l) => l.trim()).filter((l) => l.length > 0);
+    if (typed.length === 1) throw new LibraryError('bad-request', 'give at least two labels to choose between');
+    if (new Set(typed).size !== typed.length) throw new LibraryError('bad-request', 'the same label is given twice');
+    const { query } = await this.queryFor({ bytes });
+    const tagger = await this.getTagger();
+    const threshold = this.threshold();
+    const tags = tagger.score(query).map((t) => {
+      const l = tagger.vocabulary.labels[t.label]!;
+      return { name: l.name, score: t.margin, margin: t.margin - (l.threshold ?? threshold) };
+    });
+    if (typed.length === 0) return { tags, labels: [] };
+    const embeddings = await labelEmbeddings(await this.clip(), typed);
+    const probabilities = zeroShotProbabilities(query, embeddings, logitScaleFor(this.options.modelDir));
+    return { tags, labels: typed.map((label, i) => ({ label, probability: probabilities[i]! })) };
   }
 
   private hit(r: PhotoRow, score: number | null): SearchHit {
@@ -678,10 +768,10 @@ export class Library {
     return row;
   }
 
-  /** A photo's facts and tags, for the window's photo view. */
-  photoDetail(id: number) {
-    const row = this.photo(id);
-    return { row, ...this.tags(id) };
+  /** A photo's facts, tags and shown caption, for the window's photo view and `glance show`; by id or path. */
+  photoDetail(ref: number | string): PhotoDetail {
+    const row = this.photo(ref);
+    return { row, ...this.tags(row.id), caption: this.caption(row.id) };
   }
 
   /** The thumbnail file of a photo, when it has one: the window's protocol handler serves it by id. */
@@ -692,15 +782,26 @@ export class Library {
 
   /** A photo's tags as a person sees them: their own, and the tagger's above the threshold, minus removals. */
   tags(ref: string | number): { tags: PhotoTag[]; candidates: PhotoTag[] } {
+    const { tags, candidates } = this.tagMargins(ref);
+    const plain = ({ margin: _, ...t }: MarginTag): PhotoTag => t;
+    return { tags: tags.map(plain), candidates: candidates.map(plain) };
+  }
+
+  /**
+   * tags(), each with its margin: how far the tagger's score is above (or, for a candidate, below) the threshold its
+   * label must reach. A person's tag has none.
+   */
+  tagMargins(ref: string | number): { tags: MarginTag[]; candidates: MarginTag[] } {
     const row = this.photo(ref);
     const global = this.threshold();
-    const tags: PhotoTag[] = [];
-    const candidates: PhotoTag[] = [];
+    const tags: MarginTag[] = [];
+    const candidates: MarginTag[] = [];
     // each row carries its label's own threshold: no read of the whole tag table per photo
     for (const { threshold, ...t } of this.store.photoTags(row.id)) {
-      const shown = t.source === 'user' || (t.source === 'auto' && (t.score ?? 0) >= (threshold ?? global));
-      if (shown) tags.push(t);
-      else if (t.source === 'auto') candidates.push(t);
+      const margin = t.source === 'auto' ? (t.score ?? 0) - (threshold ?? global) : null;
+      const shown = t.source === 'user' || (margin !== null && margin >= 0);
+      if (shown) tags.push({ ...t, margin });
+      else if (t.source === 'auto') candidates.push({ ...t, margin });
     }
     return { tags, candidates };
   }
@@ -719,9 +820,69 @@ export class Library {
     return this.store.renameTag(cleanTag(from), cleanTag(to)) > 0;
   }
 
+  // ---- captions ----
+
+  /** The caption a photo shows: a person's own when there is one, else the newest model caption; null when none. */
+  caption(photoId: number): ShownCaption | null {
+    const c = this.store.shownCaption(photoId);
+    return c ? { text: c.text, model: c.model, createdAt: c.created_at, edited: c.model === PERSON } : null;
+  }
+
   /**
-   * Writes every photo's tags (under a library folder, given by id or path, or all) to XMP sidecars. A photo whose
-   * sidecar cannot be written (a malformed one is left untouched) is reported in `failed` and the export goes on.
+   * Stores a model's caption of a photo, replacing that model's previous one (one per photo and model). It shows
+   * unless a person wrote one: theirs stays, this is kept beneath it. Returns the photo's shown caption.
+   */
+  setModelCaption(photoId: number, model: string, text: string): ShownCaption | null {
+    const id = model.trim();
+    if (!id) throw new LibraryError('bad-request', 'a model caption needs the id of its model');
+    if (id === PERSON) {
+      throw new LibraryError('bad-request', `"${PERSON}" is kept for a person's own captions: use setPersonCaption`);
+    }
+    const t = cleanCaption(text);
+    if (!t) throw new LibraryError('bad-request', `the model ${id} gave an empty caption`);
+    return this.db.transaction(() => {
+      const row = this.photo(photoId); // in the transaction: a photo removed meanwhile is refused, not half-written
+      this.store.putCaption(row.id, id, t, Date.now());
+      return this.caption(row.id);
+    })();
+  }
+
+  /**
+   * A person's own caption: it shows, and no model caption or redo ever replaces it. Empty text (after trimming)
+   * removes it, and the newest model caption shows again. Returns the photo's shown caption.
+   */
+  setPersonCaption(photoId: number, text: string): ShownCaption | null {
+    const t = cleanCaption(text);
+    return this.db.transaction(() => {
+      const row = this.photo(photoId);
+      if (t) this.store.putCaption(row.id, PERSON, t, Date.now());
+      else this.store.deleteCaption(row.id, PERSON);
+      return this.caption(row.id);
+    })();
+  }
+
+  /**
+   * The photos a caption job by `model` has left (in the given folders, or all), by id, with their count; see
+   * CaptionQueue. Folder ids that are not in the library are refused.
+   */
+  photosToCaption(query: PhotosToCaptionQuery): { total: number; next(): PhotoToCaption | null } {
+    if (!query.model.trim() || query.model === PERSON) {
+      throw new LibraryError('bad-request', 'say which model the captions are by');
+    }
+    if (query.folderIds) {
+      const known = new Set(this.store.folders().map((f) => f.id));
+      const missing = query.folderIds.filter((id) => !known.has(id));
+      if (missing.length > 0) {
+        throw new LibraryError('folder-missing', `there is no folder ${missing.join(', ')} in the library`);
+      }
+    }
+    return new CaptionQueue(this.store, query);
+  }
+
+  /**
+   * Writes every photo's tags and shown caption (under a library folder, given by id or path, or all) to XMP sidecars.
+   * A photo whose sidecar cannot be written (a malformed one is left untouched) is reported in `failed` and the
+   * export goes on.
    */
   async exportXmp(
     folder?: string | number,
@@ -741,11 +902,18 @@ export class Library {
   /** One photo's sidecars, or why not. */
   private async exportOne(r: PhotoRow, written: SidecarResult[], failed: XmpFailure[]): Promise<void> {
     const { tags } = this.tags(r.id);
-    if (tags.length === 0) return;
+    const caption = this.caption(r.id);
+    if (tags.length === 0 && !caption) return;
     const keywords = tags.map((t) => t.name);
     const hierarchical = tags.map((t) => (t.category ? `${t.category}|${t.name}` : t.name));
     try {
-      written.push(...(await writeXmpSidecars(r.path, { keywords, hierarchical })));
+      written.push(
+        ...(await writeXmpSidecars(r.path, {
+          keywords,
+          hierarchical,
+          ...(caption ? { description: caption.text } : {}),
+        })),
+      );
     } catch (err) {
       failed.push({
         photo: r.path,
@@ -790,6 +958,17 @@ function sumProgress(base: IndexProgress, p: IndexProgress): IndexProgress {
 /** A tag is effective for a photo when a person added it, or the tagger's margin reaches its threshold. */
 const EFFECTIVE_TAG_SQL = `SELECT pt.photo_id FROM photo_tags pt JOIN tags t ON t.id = pt.tag_id
   WHERE t.name = ? AND (pt.source = 'user' OR (pt.source = 'auto' AND pt.score >= coalesce(t.threshold, ?)))`;
+
+function cleanCaption(text: string): string {
+  const t = text.trim();
+  if (t.length > MAX_CAPTION_CHARS) {
+    throw new LibraryError(
+      'bad-request',
+      `a caption is at most ${MAX_CAPTION_CHARS} characters (this one has ${t.length})`,
+    );
+  }
+  return t;
+}
 
 function cleanTag(tag: string): string {
   const t = tag.trim().replace(/\s+/g, ' ');

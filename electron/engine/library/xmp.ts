@@ -1,4 +1,5 @@
-// Keywords into XMP sidecars that digiKam, darktable and Lightroom read. The photo itself is never opened for writing.
+// Keywords and the caption into XMP sidecars that digiKam, darktable and Lightroom read (dc:subject and
+// lr:hierarchicalSubject for keywords, dc:description for the caption: the field all three show as the caption). The photo itself is never opened for writing.
 //
 // Sidecar names differ between programs:
 // - darktable always uses <basename>.<extension>.xmp ("photo.jpg.xmp"; duplicates get photo_01.jpg.xmp).
@@ -19,12 +20,16 @@ export type SidecarStyle = 'darktable' | 'lightroom' | 'both';
 export interface XmpTags {
   keywords: string[];
   hierarchical: string[];
+  /** The photo's caption, as dc:description's default language (x-default). */
+  description?: string;
 }
 
 export interface SidecarResult {
   path: string;
   created: boolean;
   added: string[];
+  /** The caption written, when the sidecar did not already have it (absent otherwise). */
+  description?: string;
 }
 
 const NS = {
@@ -32,6 +37,7 @@ const NS = {
   dc: 'http://purl.org/dc/elements/1.1/',
   lr: 'http://ns.adobe.com/lightroom/1.0/',
   xmlns: 'http://www.w3.org/2000/xmlns/',
+  xml: 'http://www.w3.org/XML/1998/namespace',
 } as const;
 
 const RAW_EXTENSIONS = new Set(['cr2', 'cr3', 'nef', 'arw', 'dng', 'orf', 'rw2', 'raf', 'pef', 'srw']);
@@ -192,11 +198,86 @@ function union(descs: Element[], target: Element, ns: string, local: string, pre
   return added;
 }
 
+const isArray = (e: Element, kinds: RegExp) => e.namespaceURI === NS.rdf && kinds.test(e.localName ?? '');
+
+/** An rdf:li of a language alternative, in the given language. */
+function langItem(alt: Element, lang: string, value: string): Element {
+  const doc = alt.ownerDocument!;
+  const li = doc.createElementNS(NS.rdf, `${alt.prefix ?? 'rdf'}:li`);
+  li.setAttributeNS(NS.xml, 'xml:lang', lang);
+  li.appendChild(doc.createTextNode(value));
+  return li;
+}
+
 /**
- * Unions the tags into an XMP packet (a new one when `existing` is null), keeping everything else in it.
- * Throws when `existing` is not well-formed XMP. `added` is empty exactly when the packet needs no change.
+ * Makes `text` the caption: the x-default item of dc:description's rdf:Alt, created where absent. The caption Glance
+ * shows replaces the default-language text (its own earlier export, or another program's: edit the caption in
+ * Glance, where a person's edit wins over the models); the other languages' texts and every other field are kept.
+ * A description written as an attribute or a bare literal becomes an rdf:Alt. Returns whether anything changed.
  */
-export function mergeXmp(existing: string | null, tags: XmpTags): { xml: string; added: string[] } {
+function setDescription(descs: Element[], target: Element, text: string): boolean {
+  const doc = target.ownerDocument!;
+  const newAlt = (prop: Element) => {
+    const alt = doc.createElementNS(NS.rdf, `${target.lookupPrefix(NS.rdf) ?? 'rdf'}:Alt`);
+    appendIndented(prop, alt);
+    appendIndented(alt, langItem(alt, 'x-default', text));
+  };
+  for (const desc of descs) {
+    const prop = elementChildren(desc).find((e) => e.namespaceURI === NS.dc && e.localName === 'description');
+    if (prop) {
+      const children = elementChildren(prop);
+      const alt = children.find((e) => isArray(e, /^Alt$/));
+      if (!alt) {
+        if (children.length > 0) throw new MalformedXmp(`${prop.tagName} is not a language alternative (rdf:Alt)`);
+        // a bare literal: the default language's text, now replaced
+        if ((prop.textContent ?? '').trim() === text) return false;
+        while (prop.firstChild) prop.removeChild(prop.firstChild);
+        newAlt(prop);
+        return true;
+      }
+      const items = elementChildren(alt);
+      const lang = (li: Element) => li.getAttributeNS(NS.xml, 'lang') ?? li.getAttribute('xml:lang');
+      const current = items.find((li) => lang(li) === 'x-default');
+      if (current) {
+        if (current.textContent === text) return false;
+        while (current.firstChild) current.removeChild(current.firstChild);
+        current.appendChild(doc.createTextNode(text));
+        return true;
+      }
+      // XMP puts the default first
+      const li = langItem(alt, 'x-default', text);
+      if (items[0]) {
+        alt.insertBefore(li, items[0]);
+        const indent = whitespaceBefore(li);
+        if (indent) alt.insertBefore(doc.createTextNode(indent), items[0]);
+      } else appendIndented(alt, li);
+      return true;
+    }
+    const attr = desc.getAttributeNodeNS(NS.dc, 'description');
+    if (attr) {
+      if (attr.value.trim() === text) return false;
+      desc.removeAttributeNode(attr);
+      const el = doc.createElementNS(NS.dc, attr.name);
+      appendIndented(desc, el);
+      newAlt(el);
+      return true;
+    }
+  }
+  const el = doc.createElementNS(NS.dc, `${prefixFor(target, NS.dc, 'dc')}:description`);
+  appendIndented(target, el);
+  newAlt(el);
+  return true;
+}
+
+/**
+ * Unions the tags into an XMP packet (a new one when `existing` is null) and sets its caption (see setDescription),
+ * keeping everything else in it. Throws when `existing` is not well-formed XMP. `added` (new keywords) is empty and
+ * `description` (the caption, when written) absent exactly when the packet needs no change.
+ */
+export function mergeXmp(
+  existing: string | null,
+  tags: XmpTags,
+): { xml: string; added: string[]; description?: string } {
   const source = existing ?? NEW_PACKET;
   const bom = source.startsWith(BOM) ? BOM : '';
   const rdf = parse(source.slice(bom.length));
@@ -212,10 +293,13 @@ export function mergeXmp(existing: string | null, tags: XmpTags): { xml: string;
     ...union(descs, target, NS.dc, 'subject', 'dc', tags.keywords),
     ...union(descs, target, NS.lr, 'hierarchicalSubject', 'lr', tags.hierarchical),
   ];
+  const description = tags.description?.trim();
+  const described = description ? setDescription(descs, target, description) : false;
   // The tree may have been tidied (a literal turned into a Bag) even when no keyword is new; that alone is no reason
   // to rewrite another program's file.
-  if (added.length === 0) return { xml: source, added };
-  return { xml: bom + new XMLSerializer().serializeToString(rdf.ownerDocument!), added };
+  if (added.length === 0 && !described) return { xml: source, added };
+  const xml = bom + new XMLSerializer().serializeToString(rdf.ownerDocument!);
+  return described ? { xml, added, description: description! } : { xml, added };
 }
 
 async function readIfExists(file: string): Promise<string | null> {
@@ -263,12 +347,18 @@ export async function writeXmpSidecars(
     }),
   );
   const results: SidecarResult[] = [];
-  for (const { file, existing, xml, added } of plans) {
-    if (added.length > 0) {
+  for (const { file, existing, xml, added, description } of plans) {
+    const changed = added.length > 0 || description !== undefined;
+    if (changed) {
       const mode = existing === null ? 0o666 : (await stat(file)).mode & 0o777;
       await writeAtomic(file, xml, mode);
     }
-    results.push({ path: file, created: existing === null && added.length > 0, added });
+    results.push({
+      path: file,
+      created: existing === null && changed,
+      added,
+      ...(description !== undefined ? { description } : {}),
+    });
   }
   return results;
 }

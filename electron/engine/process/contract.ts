@@ -5,9 +5,12 @@
 import type { BackendInfo, VisionChatLoadOptions } from '../../../native-models/llava/vision-chat.ts';
 import type { AppEvents } from '../../ipc/contract.ts';
 import type { Result } from '../../ipc/result.ts';
+import type { CaptionProgress } from '../captions/caption-job.ts';
 import type { Conversation, ConversationSummary, Message, SendOptions } from '../chat/chat-service.ts';
+import type { ShortKind } from '../chat/short-answer.ts';
+import type { ShownCaption } from '../library/captions.ts';
 import type { IndexProgress } from '../library/indexer.ts';
-import type { FolderInfo, FolderUsage, SearchHit, XmpFailure } from '../library/library.ts';
+import type { FolderInfo, FolderUsage, LookResult, SearchHit, XmpFailure } from '../library/library.ts';
 import type { PhotoRow, PhotoTag } from '../library/store.ts';
 import type { VocabularyLabel } from '../library/vocabulary.ts';
 import type { Manifest, ModelStatus } from '../models/model-manager.ts';
@@ -23,6 +26,8 @@ export interface EngineSettings {
   threads: number | null;
   gpuLayers: number | 'auto';
   chatModel: string | null;
+  /** Caption photos as they are indexed (off by default: slow on CPU). */
+  captionNewPhotos: boolean;
 }
 
 export interface EngineSearch {
@@ -74,7 +79,9 @@ export interface EngineMethods {
   libResume(): R<null>;
   libCancel(): R<null>;
   libErrors(): R<{ path: string; code: string; message: string }[]>;
-  libPhoto(args: { photoId: number }): R<{ row: PhotoRow; tags: PhotoTag[]; candidates: PhotoTag[] }>;
+  libPhoto(args: {
+    photoId: number;
+  }): R<{ row: PhotoRow; tags: PhotoTag[]; candidates: PhotoTag[]; caption: ShownCaption | null }>;
   libSearch(args: EngineSearch): R<SearchHit[]>;
   /**
    * Progress as duplicatesProgress events; one search at a time: a newer call cancels the one running. A cancelled
@@ -95,6 +102,42 @@ export interface EngineMethods {
   /** Saves the person's vocabulary and re-tags from stored embeddings; `retagged`: how many photos. */
   tagsSetVocabulary(args: { vocabulary: unknown }): R<{ labels: number; retagged: number }>;
   tagsResetVocabulary(): R<{ labels: number; retagged: number }>;
+  // captions and short answers
+  /**
+   * Starts captioning the photos without a caption by the model (library folders by path from the CLI, by id from
+   * the window; all when neither), one at a time behind interactive requests. Progress as captionsProgress events,
+   * each photo as a captionsPhoto event. A job already running is refused ('busy').
+   */
+  captionsStart(args: {
+    folders?: string[];
+    folderIds?: number[];
+    model: ModelArg;
+    /** The id captions are stored under for explicit files (default: the model file's name). */
+    label?: string;
+    redo?: boolean;
+  }): R<CaptionProgress>;
+  captionsPause(): R<CaptionProgress | null>;
+  captionsResume(): R<CaptionProgress | null>;
+  captionsCancel(): R<CaptionProgress | null>;
+  /** The running or last job's progress; null when none ran since the engine started. */
+  captionsStatus(): R<CaptionProgress | null>;
+  /** A person's own caption ('' removes it: the model's shows again). */
+  captionsSet(args: { photoId: number; text: string }): R<ShownCaption | null>;
+  /**
+   * One question about one image, answered on its own (no conversation). `short` (default): as a VQA model answers,
+   * under a grammar (exactly yes/no, digits, or a short phrase); otherwise a free answer.
+   */
+  askShort(args: {
+    image: ImageArg;
+    question: string;
+    model: ModelArg;
+    short?: boolean;
+    options?: SendOptions;
+  }): R<{ answer: string; kind: ShortKind | 'free' }>;
+  /** A caption for one image (not stored), with the model's caption prompt. */
+  captionImage(args: { image: ImageArg; model: ModelArg }): R<{ text: string; model: string }>;
+  /** Look: an image's vocabulary tags with margins and zero-shot probabilities over typed labels. */
+  look(args: { image: Uint8Array; labels: string[] }): R<LookResult>;
   // models and settings
   modelsList(): R<ModelStatus[]>;
   modelsDownload(args: { id: string }): R<Manifest>;
@@ -115,4 +158,8 @@ export interface EngineEvents {
   /** The running duplicates search (libDuplicates): `done` of `total` steps. */
   duplicatesProgress(p: AppEvents['library.duplicatesProgress']): void;
   modelsProgress(p: AppEvents['models.progress']): void;
+  /** The caption job's progress: on each state change and photo, at most every 250 ms while running. */
+  captionsProgress(p: CaptionProgress): void;
+  /** One photo finished by the caption job: its caption, or why it failed. */
+  captionsPhoto(e: { photoId: number; path: string; caption?: string; error?: string }): void;
 }

@@ -2,14 +2,21 @@
 // native code (llama.cpp segfaults on some malformed files) costs a restart, not the app. Started by
 // EngineSupervisor with child_process.fork (Electron's utilityProcess in the desktop app); talks birpc over the
 // process message channel. Services start on first use: a window that only chats never loads CLIP.
+import path from 'node:path';
 import { createBirpc } from 'birpc';
+import { CHAT_CATALOG } from '../../../native-models/catalog.ts';
 import { candidateBackends } from '../../../native-models/llava/backend.ts';
 import { checkPair } from '../../../native-models/llava/gguf-check.ts';
 import { loadLlamaNodeChat } from '../../../native-models/llava/llama-node.ts';
 import { fail, ok, type Result } from '../../ipc/result.ts';
+import { captionImage } from '../captions/caption-job.ts';
+import { type CaptionModel, CaptionRunner, captionPrompt } from '../captions/caption-runner.ts';
 import { ChatService } from '../chat/chat-service.ts';
+import { chooseChatModel, installedChatModels } from '../chat/model-choice.ts';
+import { askShort } from '../chat/short-answer.ts';
 import { clipOptions, savedClip } from '../clip-choice.ts';
 import { openDatabase } from '../db/database.ts';
+import type { IndexProgress } from '../library/indexer.ts';
 import { Library } from '../library/library.ts';
 import { LibraryStore } from '../library/store.ts';
 import { ModelManager } from '../models/model-manager.ts';
@@ -49,12 +56,64 @@ function lib(): Library {
 const chat = new ChatService({
   db,
   attachmentsDir: `${paths.home}/attachments`,
+  // one-shot pictures (captions, short answers), normalised for llama.cpp and removed after their answer
+  scratchDir: `${paths.home}/tmp/one-shot`,
   load: async (o) => {
     await checkPair(o.model, o.mmproj); // before anything native touches the files
     return loadLlamaNodeChat(o);
   },
   onToken: (conversationId, token) => stream.push(conversationId, token),
 });
+
+/** The fast default for captions (the catalog's SmolVLM) when it is installed. */
+const CAPTION_DEFAULT = 'smolvlm-500m';
+
+/**
+ * The model a caption job or a one-off caption runs: explicit files (the CLI: stored under `label`, the catalog id it
+ * resolved, or the file's name); else the catalog id given, else SmolVLM when installed, else the chat model of
+ * the settings.
+ */
+function captionModelFor(m: ModelArg, label?: string): CaptionModel {
+  if ('model' in m) {
+    const id = label ?? path.basename(m.model);
+    return { load: m, id, catalog: CHAT_CATALOG.some((e) => e.id === id) };
+  }
+  const s = settings().settings;
+  const installed = installedChatModels(paths).map((e) => e.id);
+  const id = m.catalogId ?? (installed.includes(CAPTION_DEFAULT) ? CAPTION_DEFAULT : (s.chatModel ?? undefined));
+  const { label: chosen, ...load } = chooseChatModel(
+    paths,
+    { ...(id ? { model: id } : {}), ...(s.gpuLayers !== 'auto' ? { gpuLayers: s.gpuLayers } : {}) },
+    CAPTION_DEFAULT,
+  );
+  return { load: { ...load, ...(s.threads ? { threads: s.threads } : {}) }, id: chosen, catalog: true };
+}
+
+const captions = new CaptionRunner({
+  library: lib,
+  store: settingsStore,
+  chat,
+  onProgress: (p) => void rpc.captionsProgress.asEvent(p),
+  onPhoto: (e) => void rpc.captionsPhoto.asEvent(e),
+});
+
+/**
+ * With the setting on (off by default: on CPU a caption takes seconds a photo), photos an index run added are
+ * captioned after it, in the background, unless a caption job is already running. Without an installed chat model
+ * nothing starts; the window's Describe control says why when the person asks.
+ */
+function captionNewPhotos(r: IndexProgress): void {
+  if (!settings().settings.captionNewPhotos || r.indexed === 0) return;
+  const running = captions.status();
+  if (running && (running.state === 'running' || running.state === 'paused')) return;
+  if (installedChatModels(paths).length === 0) return;
+  void captions.start({ model: captionModelFor({}) }).catch(() => {});
+}
+
+/** An image argument as the chat service takes it: a path or bytes (a library photo by its file). */
+function imageFor(image: ImageArg) {
+  return imagesFor([image])[0]!;
+}
 
 /** Explicit files as given; a catalog model with the threads and GPU layers of the settings as they are now. */
 function modelFor(m: ModelArg) {
@@ -177,7 +236,12 @@ const methods: EngineMethods = {
       if (!folder) throw Object.assign(new Error(`there is no folder ${a.folderId}`), { code: 'not-found' });
       return lib().removeFolder(folder.path);
     }),
-  libIndex: () => result(() => lib().indexFolders(undefined, (p) => void rpc.libraryProgress.asEvent(p))),
+  libIndex: () =>
+    result(async () => {
+      const r = await lib().indexFolders(undefined, (p) => void rpc.libraryProgress.asEvent(p));
+      captionNewPhotos(r);
+      return r;
+    }),
   libPause: () => done(() => lib().pauseIndexing()),
   libResume: () => done(() => lib().resumeIndexing()),
   libCancel: () => done(() => lib().cancelIndexing()),
@@ -221,7 +285,7 @@ const methods: EngineMethods = {
       const r = await lib().exportXmp(a.folderId);
       return {
         photos: r.photos,
-        written: r.written.filter((w) => w.created || w.added.length > 0).length,
+        written: r.written.filter((w) => w.created || w.added.length > 0 || w.description !== undefined).length,
         failed: r.failed,
       };
     }),
@@ -232,6 +296,40 @@ const methods: EngineMethods = {
     }),
   tagsSetVocabulary: (a) => result(() => lib().setVocabulary(a.vocabulary)),
   tagsResetVocabulary: () => result(() => lib().resetVocabulary()),
+  // captions and short answers
+  captionsStart: (a) =>
+    result(() =>
+      captions.start({
+        model: captionModelFor(a.model, a.label),
+        ...(a.folders ? { folders: a.folders } : {}),
+        ...(a.folderIds ? { folderIds: a.folderIds } : {}),
+        ...(a.redo ? { redo: true } : {}),
+      }),
+    ),
+  captionsPause: () => result(() => captions.pause()),
+  captionsResume: () => result(() => captions.resume()),
+  captionsCancel: () => result(() => captions.cancel()),
+  captionsStatus: () => result(() => captions.status()),
+  captionsSet: (a) => result(() => lib().setPersonCaption(a.photoId, a.text)),
+  askShort: (a) =>
+    result(async () => {
+      const image = imageFor(a.image);
+      const model = modelFor(a.model);
+      if (a.short ?? true) return askShort(chat, { image, question: a.question, model });
+      const r = await chat.oneShot({ image, prompt: a.question, model, options: a.options ?? {} });
+      return { answer: r.text.trim(), kind: 'free' as const };
+    }),
+  captionImage: (a) =>
+    result(async () => {
+      const m = captionModelFor(a.model);
+      const text = await captionImage(chat, {
+        image: imageFor(a.image),
+        model: m.load,
+        prompt: await captionPrompt(m),
+      });
+      return { text, model: m.id };
+    }),
+  look: (a) => result(() => lib().look(a.image, a.labels)),
   // models and settings
   modelsList: () => result(() => models.list()),
   modelsDownload: (a) =>
@@ -271,6 +369,7 @@ const methods: EngineMethods = {
     result(async () => {
       for (const d of downloads.values()) d.abort();
       duplicatesJob?.abort();
+      captions.cancel();
       library?.close();
       await chat.close();
       db.close();

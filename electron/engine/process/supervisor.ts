@@ -147,6 +147,8 @@ export class EngineSupervisor {
       libraryProgress: (p) => this.o.events?.libraryProgress?.(p),
       duplicatesProgress: (p) => this.o.events?.duplicatesProgress?.(p),
       modelsProgress: (p) => this.o.events?.modelsProgress?.(p),
+      captionsProgress: (p) => this.o.events?.captionsProgress?.(p),
+      captionsPhoto: (e) => this.o.events?.captionsPhoto?.(e),
     };
     const rpc = createBirpc<EngineMethods, EngineEvents>(events, {
       post: (data) => child.send(data),

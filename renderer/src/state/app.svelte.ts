@@ -3,7 +3,7 @@
 import type { EngineStatusView } from '../../../electron/ipc/contract.ts';
 import type { Api } from '../lib/api.ts';
 
-export type View = 'library' | 'chat' | 'models' | 'settings';
+export type View = 'library' | 'look' | 'chat' | 'models' | 'settings';
 
 export class AppState {
   view = $state<View>('library');

@@ -9,6 +9,7 @@ import type {
   ModelView,
 } from '../../../electron/ipc/contract.ts';
 import { type Api, ApiError } from '../lib/api.ts';
+import { bytesOf, isImage, MAX_IMAGE_BYTES } from '../lib/image-files.ts';
 
 export type ImageRef = NonNullable<ChannelArg<'chat.send'>['images']>[number];
 
@@ -39,8 +40,6 @@ export interface LiveAnswer {
 }
 
 export const MAX_IMAGES = 8;
-export const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
-const IMAGE_NAME = /\.(jpe?g|png|gif|webp|avif|bmp|tiff?|heic|heif)$/i;
 
 /** What to do about an error code, in a sentence. */
 export function helpFor(code: string, message = ''): string {
@@ -95,19 +94,6 @@ const localProblem = (code: string, message: string): ChatProblem => ({
   help: helpFor(code, message),
   retry: false,
 });
-
-async function bytesOf(blob: Blob): Promise<Uint8Array<ArrayBuffer>> {
-  if (typeof blob.arrayBuffer === 'function') return new Uint8Array(await blob.arrayBuffer());
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(new Uint8Array(reader.result as ArrayBuffer));
-    reader.onerror = () => reject(reader.error);
-    reader.readAsArrayBuffer(blob);
-  });
-}
-
-const isImage = (b: Blob) =>
-  b.type.startsWith('image/') || (b.type === '' && b instanceof File && IMAGE_NAME.test(b.name));
 
 const objectUrl = (b: Blob) =>
   typeof URL !== 'undefined' && typeof URL.createObjectURL === 'function' ? URL.createObjectURL(b) : null;

@@ -4,6 +4,7 @@
 
 import type {
   AppEvents,
+  CaptionProgressView,
   ChannelArg,
   ChannelResult,
   FolderView,
@@ -224,7 +225,7 @@ export class LibraryState {
   indexErrors = $state.raw<IndexError[] | null>(null);
 
   /** What the middle of the view shows. */
-  mode = $state<'photos' | 'duplicates' | 'vocabulary'>('photos');
+  mode = $state<'photos' | 'ask' | 'duplicates' | 'vocabulary'>('photos');
 
   // search
   query = $state('');
@@ -244,6 +245,12 @@ export class LibraryState {
   /** The open photo's picture: PhotoDetail has no URL, so it is the hit's that opened it. */
   openThumbnail = $state<string | null>(null);
   busyTag = $state(false);
+  /** The open photo's caption is being saved. */
+  savingCaption = $state(false);
+  /** Why the caption could not be saved, shown by the caption. */
+  captionError = $state<string | null>(null);
+  /** The photo the caption job is describing (from its events). */
+  private captionCurrent: number | null = null;
 
   // duplicates
   duplicates = $state.raw<DuplicateGroup[] | null>(null);
@@ -291,6 +298,7 @@ export class LibraryState {
       api.on('models.progress', (p) => {
         if (p.id === CLIP_MODEL) this.download = p;
       }),
+      api.on('captions.progress', (p) => this.onCaptionProgress(p)),
     ];
   }
 
@@ -387,6 +395,16 @@ export class LibraryState {
     const wasActive = this.indexing;
     this.progress = p;
     if (wasActive && !ACTIVE.has(p.phase)) void this.afterIndex();
+  }
+
+  /**
+   * "Describe photos" moved past a photo (or ended): when it is the open one, its new caption is read, so the panel
+   * never shows "No caption yet" for a photo that has one now.
+   */
+  private onCaptionProgress(p: CaptionProgressView): void {
+    const was = this.captionCurrent;
+    this.captionCurrent = p.current?.photoId ?? null;
+    if (was !== null && was !== this.captionCurrent && this.open?.id === was) void this.reloadPhoto(was);
   }
 
   private async afterIndex(): Promise<void> {
@@ -489,6 +507,7 @@ export class LibraryState {
     const detail = await this.attempt(() => this.api.call('library.photo', { photoId: hit.id }));
     if (detail && seq === this.photoSeq) {
       this.openThumbnail = hit.thumbnail;
+      this.captionError = null;
       this.open = detail;
     }
   }
@@ -496,6 +515,33 @@ export class LibraryState {
   closePhoto(): void {
     this.photoSeq++;
     this.open = null;
+    this.captionError = null;
+  }
+
+  /**
+   * Saves a person's own caption for the open photo: it wins over every model's and no caption job replaces it.
+   * Empty (after trimming) removes it, and the model's caption shows again. True when saved.
+   */
+  async setCaption(text: string): Promise<boolean> {
+    const photo = this.open;
+    if (!photo || this.savingCaption) return false;
+    const trimmed = text.trim();
+    if (trimmed.length > 2000) {
+      this.captionError = 'A caption is at most 2,000 characters.';
+      return false;
+    }
+    this.savingCaption = true;
+    this.captionError = null;
+    try {
+      const shown = await this.api.call('captions.set', { photoId: photo.id, text: trimmed });
+      if (this.open?.id === photo.id) this.open = { ...this.open, caption: shown };
+      return true;
+    } catch (err) {
+      this.captionError = messageOf(err);
+      return false;
+    } finally {
+      this.savingCaption = false;
+    }
   }
 
   private async reloadPhoto(photoId: number): Promise<void> {

@@ -14,6 +14,7 @@ export interface SettingsForm {
   gpuAuto: boolean;
   gpuLayers: number | null;
   chatModel: string | null;
+  captionNewPhotos: boolean;
 }
 
 export const THRESHOLD = { min: 0, max: 0.2, step: 0.005 } as const;
@@ -31,6 +32,7 @@ function formOf(s: SettingsView): SettingsForm {
     gpuAuto: s.gpuLayers === 'auto',
     gpuLayers: s.gpuLayers === 'auto' ? 99 : s.gpuLayers,
     chatModel: s.chatModel,
+    captionNewPhotos: s.captionNewPhotos,
   };
 }
 
@@ -46,6 +48,7 @@ export class SettingsState {
     gpuAuto: true,
     gpuLayers: 99,
     chatModel: null,
+    captionNewPhotos: false,
   });
   /** Installed chat models, for the default chat model. */
   chatModels = $state<ModelView[]>([]);
@@ -89,6 +92,7 @@ export class SettingsState {
     const gpuLayers = f.gpuAuto ? 'auto' : f.gpuLayers;
     if (gpuLayers !== s.gpuLayers && gpuLayers !== null) c.gpuLayers = gpuLayers;
     if (f.chatModel !== s.chatModel) c.chatModel = f.chatModel;
+    if (f.captionNewPhotos !== s.captionNewPhotos) c.captionNewPhotos = f.captionNewPhotos;
     return c;
   });
 
