@@ -11,6 +11,7 @@ import { foldersCommand, usage as foldersUsage } from './commands/folders.ts';
 import { indexCommand, usage as indexUsage } from './commands/index.ts';
 import { modelsCommand, usage as modelsUsage } from './commands/models.ts';
 import { searchCommand, searchUsage, similarCommand, similarUsage } from './commands/search.ts';
+import { serveCommand, usage as serveUsage } from './commands/serve.ts';
 import { showCommand, usage as showUsage } from './commands/show.ts';
 import { tagsCommand, usage as tagsUsage } from './commands/tags.ts';
 import { type CliIo, EXIT, processIo, UsageError } from './io.ts';
@@ -45,6 +46,11 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'a sentence per photo from a local vision model (resumable; --redo)',
     usage: captionUsage,
     run: captionCommand,
+  },
+  serve: {
+    summary: 'a local OpenAI-compatible API for other apps (this machine only, with a token)',
+    usage: serveUsage,
+    run: serveCommand,
   },
   models: {
     summary: "the model catalog: list, download, verify, remove; use sets the library's CLIP model",

@@ -2,6 +2,7 @@
 // never stops the engine and is never silently dropped: Glance runs on the defaults, keeps a copy of what it could
 // not read, and says so. Settings that shape a model load (threads, GPU layers) go into every load from here.
 import type { VisionChatLoadOptions } from '../../native-models/llava/vision-chat.ts';
+import { DEFAULT_API_PORT, isOrigin } from './api/config.ts';
 import { chooseChatModel } from './chat/model-choice.ts';
 import type { GlancePaths } from './paths.ts';
 import type { EngineSettings } from './process/contract.ts';
@@ -16,6 +17,9 @@ export const DEFAULT_SETTINGS: EngineSettings = {
   gpuLayers: 'auto',
   chatModel: null,
   captionNewPhotos: false,
+  localApi: false,
+  localApiPort: DEFAULT_API_PORT,
+  localApiOrigins: [],
 };
 
 export interface SettingsStore {
@@ -35,6 +39,9 @@ const valid: { [K in keyof EngineSettings]: (v: unknown) => boolean } = {
   gpuLayers: (v) => v === 'auto' || (Number.isInteger(v) && (v as number) >= 0),
   chatModel: (v) => v === null || typeof v === 'string',
   captionNewPhotos: (v) => typeof v === 'boolean',
+  localApi: (v) => typeof v === 'boolean',
+  localApiPort: (v) => Number.isInteger(v) && (v as number) >= 1024 && (v as number) <= 65535,
+  localApiOrigins: (v) => Array.isArray(v) && v.length <= 20 && v.every((o) => typeof o === 'string' && isOrigin(o)),
 };
 
 /** The line of a JSON.parse error ("... at position 42"), counted in the text. */

@@ -232,10 +232,36 @@ export interface SettingsView {
   chatModel: string | null;
   /** Describe photos as an index run adds them (off by default: slow on a CPU). */
   captionNewPhotos: boolean;
+  /** The local OpenAI-compatible API (off by default): other apps on this computer may use Glance's models. */
+  localApi: boolean;
+  /** Its port on 127.0.0.1 (1024..65535). */
+  localApiPort: number;
+  /** Web origins (http://localhost:3000) whose pages may call it; none, the safe default, lets no web page in. */
+  localApiOrigins: string[];
   tagThreshold: number;
   /** The saved settings could not all be read: what Glance did instead (defaults, a copy kept) and what to do. */
   notice?: string;
 }
+
+/** The local API as the engine runs it now (Settings shows its address and token when it runs). */
+export interface ApiStatusView {
+  /** Asked for: by the settings (or by `glance serve`). */
+  enabled: boolean;
+  running: boolean;
+  /** The base URL clients use (http://127.0.0.1:PORT/v1), when running. */
+  url: string | null;
+  port: number | null;
+  /** The bearer token clients send; null until the API has started once. */
+  token: string | null;
+  /** Where the token is kept, for apps that read it from a file. */
+  tokenFile: string;
+  /** Why it is not running when it should be (the port is taken, …). */
+  error: string | null;
+  /** Chat requests running or waiting for the model now, the window's and the API's together. */
+  requests: number;
+}
+/** The local API's limits, as the engine checks them (electron/engine/settings.ts). */
+export const LOCAL_API_LIMITS = { minPort: 1024, maxPort: 65535, origins: 20, origin: 200 } as const;
 
 // ---- argument schemas ----
 
@@ -300,6 +326,12 @@ const sendArg = v.strictObject({
 const regenerateArg = v.strictObject({ conversationId: id, model: modelChoice });
 const editArg = v.strictObject({ conversationId: id, messageId: id, text: text(32_000), model: modelChoice });
 const modelArg = v.strictObject({ id: catalogId });
+/** A web origin allowed to call the local API: scheme, host and port, no path (the engine's own check, api/config.ts). */
+const webOrigin = v.pipe(
+  v.string(),
+  v.maxLength(LOCAL_API_LIMITS.origin),
+  v.regex(/^https?:\/\/[a-z0-9.-]+(:[0-9]{1,5})?$|^https?:\/\/\[[0-9a-f:]+\](:[0-9]{1,5})?$/i, 'an http(s) origin'),
+);
 const settingsArg = v.strictObject({
   /** A global shortcut is taken from every app: a modifier and one key, nothing typed, nothing the system keeps. */
   hotkey: v.optional(
@@ -316,6 +348,11 @@ const settingsArg = v.strictObject({
   gpuLayers: v.optional(v.union([v.literal('auto'), v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(999))])),
   chatModel: v.optional(v.nullable(catalogId)),
   captionNewPhotos: v.optional(v.boolean()),
+  localApi: v.optional(v.boolean()),
+  localApiPort: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(LOCAL_API_LIMITS.minPort), v.maxValue(LOCAL_API_LIMITS.maxPort)),
+  ),
+  localApiOrigins: v.optional(v.pipe(v.array(webOrigin), v.maxLength(LOCAL_API_LIMITS.origins))),
 });
 
 const pixels = v.pipe(v.number(), v.finite(), v.minValue(-1e5), v.maxValue(1e5));
@@ -439,6 +476,9 @@ export const CHANNELS = {
   // settings
   'settings.get': channel<SettingsView>()(none),
   'settings.set': channel<SettingsView>()(settingsArg),
+  // the local OpenAI-compatible API: started, stopped or moved by settings.set
+  /** Whether it runs, its address and token, and why not when it should. */
+  'api.status': channel<ApiStatusView>()(none),
   // engine
   'engine.status': channel<EngineStatusView>()(none),
   /** The hardware found and what runs the loaded chat model. */

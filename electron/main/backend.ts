@@ -102,6 +102,9 @@ export function createBackend(deps: BackendDeps) {
       gpuLayers: s.gpuLayers,
       chatModel: s.chatModel,
       captionNewPhotos: s.captionNewPhotos,
+      localApi: s.localApi,
+      localApiPort: s.localApiPort,
+      localApiOrigins: s.localApiOrigins,
       tagThreshold: await engine.call('tagsThreshold').catch(() => 0.03),
       ...(s.notice ? { notice: s.notice } : {}),
     };
@@ -266,6 +269,7 @@ export function createBackend(deps: BackendDeps) {
       await engine.call('settingsSet', a);
       return settings();
     },
+    'api.status': () => engine.call('apiStatus'),
     'engine.status': () => engine.state(),
     'engine.runtime': async () => {
       const [backends, info] = await Promise.all([engine.call('backends'), engine.call('modelInfo')]);

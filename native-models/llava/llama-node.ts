@@ -213,6 +213,7 @@ class LlamaNodeChat implements VisionChat {
     }
     let first = 0;
     let received = '';
+    let pieces = 0;
     const task = this.ctx.completion(
       {
         messages,
@@ -227,6 +228,7 @@ class LlamaNodeChat implements VisionChat {
       (t) => {
         if (!first) first = performance.now();
         if (t.token) {
+          pieces++;
           received += t.token;
           options.onToken?.(t.token);
         }
@@ -264,7 +266,9 @@ class LlamaNodeChat implements VisionChat {
         promptTokens: r.timings.prompt_n,
         // tokens_evaluated counts the whole prompt and the answer; what was not processed came from the cache
         cachedTokens: Math.max(0, r.tokens_evaluated - r.tokens_predicted - r.timings.prompt_n),
-        generatedTokens: r.tokens_predicted,
+        // tokens_predicted leaves out the first token when the prompt was evaluated (it is sampled from the prompt's
+        // last step): the callbacks, one a token, count them all
+        generatedTokens: Math.max(r.tokens_predicted, pieces),
         timeToFirstTokenMs: (first || performance.now()) - start,
         tokensPerSecond: r.timings.predicted_per_second || 0,
         totalMs: performance.now() - start,

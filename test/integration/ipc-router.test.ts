@@ -2,6 +2,7 @@
 // process (tiny CLIP and LLaVA models), plus refusals (bad arguments, unknown channels, foreign senders) and a fuzz
 // of every channel. Electron's ipcMain is replaced by a fake typed against electron.d.ts.
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { IpcMain, IpcMainInvokeEvent } from 'electron';
@@ -35,6 +36,17 @@ function fakeIpc() {
 const APP = 'app://glance';
 const event = (url = APP) => ({ senderFrame: { url } }) as unknown as IpcMainInvokeEvent;
 const trusted = (e: IpcMainInvokeEvent) => e.senderFrame?.url === APP;
+
+/** A port nothing listens on now: the system's pick for a server opened and closed at once. */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 
 let tmp: string;
 let engine: EngineSupervisor;
@@ -322,6 +334,40 @@ describe('every channel reaches the engine and returns its result', () => {
       caption: { model: 'gemma-3-4b', edited: false, text: expect.stringMatching(/\S/) },
     });
     await okCall('settings.set', { captionNewPhotos: false });
+    // the local API: off by default; on, it runs on the port chosen with a token; off again, it stops
+    expect(await okCall('settings.get')).toMatchObject({ localApi: false, localApiPort: 8421, localApiOrigins: [] });
+    expect(await okCall('api.status')).toMatchObject({
+      enabled: false,
+      running: false,
+      url: null,
+      port: null,
+      error: null,
+      tokenFile: expect.any(String),
+    });
+    const apiPort = await freePort();
+    expect(await okCall('settings.set', { localApi: true, localApiPort: apiPort })).toMatchObject({
+      localApi: true,
+      localApiPort: apiPort,
+      localApiOrigins: [],
+    });
+    await expect
+      .poll(async () => (await okCall<{ running: boolean; error: string | null }>('api.status')).running, {
+        timeout: 30_000,
+      })
+      .toBe(true);
+    const running = await okCall<{ url: string; port: number; token: string; error: string | null }>('api.status');
+    expect(running).toMatchObject({ enabled: true, running: true, port: apiPort, error: null });
+    expect(running.url).toBe(`http://127.0.0.1:${apiPort}/v1`);
+    expect(running.token.length).toBeGreaterThanOrEqual(32);
+    const models = await fetch(`${running.url}/models`, { headers: { Authorization: `Bearer ${running.token}` } });
+    expect(models.status).toBe(200);
+    expect(await models.json()).toMatchObject({ object: 'list' });
+    expect((await fetch(`${running.url}/models`)).status).toBe(401); // no token, no answer
+    expect(await okCall('settings.set', { localApi: false })).toMatchObject({ localApi: false });
+    await expect
+      .poll(async () => (await okCall<{ running: boolean }>('api.status')).running, { timeout: 30_000 })
+      .toBe(false);
+    expect(await okCall('api.status')).toMatchObject({ enabled: false, running: false, url: null });
     // screenshot-and-ask: the whole flow through the channels, the answer from the tiny model
     expectOverlay();
     await okCall('capture.start');
@@ -365,6 +411,24 @@ describe('refusals', () => {
       expect(r, c).toMatchObject({ ok: false, error: { code: 'invalid-argument' } });
       expect((r as { error: { message: string } }).error.message).toContain(c);
     }
+  });
+
+  it('a local API port or web origin the engine could not use is refused by the contract', async () => {
+    const before = await call('settings.get');
+    for (const arg of [
+      { localApiPort: 80 },
+      { localApiPort: 65536 },
+      { localApiPort: 8421.5 },
+      { localApi: 'yes' },
+      { localApiOrigins: ['http://localhost:3000/app'] },
+      { localApiOrigins: ['localhost:3000'] },
+      { localApiOrigins: ['ftp://example.com'] },
+      { localApiOrigins: Array.from({ length: 21 }, (_, i) => `http://localhost:${3000 + i}`) },
+    ]) {
+      const r = await call('settings.set', arg);
+      expect(r, JSON.stringify(arg)).toMatchObject({ ok: false, error: { code: 'invalid-argument' } });
+    }
+    expect(await call('settings.get')).toEqual(before); // nothing reached the engine
   });
 
   it('a foreign sender is refused on every channel', async () => {

@@ -19,6 +19,9 @@ const base = {
     gpuLayers: 'auto' as const,
     chatModel: null,
     captionNewPhotos: false,
+    localApi: false,
+    localApiPort: 8421,
+    localApiOrigins: [],
     tagThreshold: 0.03,
   },
 };

@@ -62,6 +62,9 @@ export const SETTINGS: Readonly<SettingsView> = {
   gpuLayers: 'auto',
   chatModel: null,
   captionNewPhotos: false,
+  localApi: false,
+  localApiPort: 8421,
+  localApiOrigins: [],
   tagThreshold: 0.03,
 };
 

@@ -1,12 +1,16 @@
 // The Settings view: the saved settings fill the form, saving sends only what changed, a refused hotkey is shown
-// by its field, the threshold slider applies at once, and the privacy statement is there.
+// by its field, the threshold slider applies at once, the local API is switched on and shows its address and token,
+// and the privacy statement is there.
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ModelView, SettingsView } from '../../electron/ipc/contract.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ApiStatusView, ModelView, SettingsView } from '../../electron/ipc/contract.ts';
 import SettingsViewComponent from '../../renderer/src/views/SettingsView.svelte';
 import { fakeGlance } from './fake-glance.ts';
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
 
 const SAVED: SettingsView = {
   hotkey: 'CommandOrControl+Shift+Space',
@@ -15,8 +19,24 @@ const SAVED: SettingsView = {
   gpuLayers: 'auto',
   chatModel: null,
   captionNewPhotos: false,
+  localApi: false,
+  localApiPort: 8421,
+  localApiOrigins: [],
   tagThreshold: 0.03,
 };
+
+const TOKEN = 'glance-0123456789abcdef0123456789abcdef';
+/** What the engine says of the local API under these settings: running on their port when they turn it on. */
+const apiStatusOf = (s: SettingsView): ApiStatusView => ({
+  enabled: s.localApi,
+  running: s.localApi,
+  url: s.localApi ? `http://127.0.0.1:${s.localApiPort}/v1` : null,
+  port: s.localApi ? s.localApiPort : null,
+  token: s.localApi ? TOKEN : null,
+  tokenFile: '/home/ada/.local/share/glance/api-token',
+  error: null,
+  requests: 0,
+});
 
 const chat = (id: string, name: string, installed: boolean): ModelView => ({
   id,
@@ -36,8 +56,8 @@ const MODELS: ModelView[] = [
 
 const appError = (code: string, message: string) => Object.assign(new Error(message), { code });
 
-function setup(overrides: Parameters<typeof fakeGlance>[0] = {}) {
-  let saved = { ...SAVED };
+function setup(overrides: Parameters<typeof fakeGlance>[0] = {}, initial: Partial<SettingsView> = {}) {
+  let saved = { ...SAVED, ...initial };
   const fake = fakeGlance({
     'settings.get': () => saved,
     'settings.set': (change) => {
@@ -46,6 +66,7 @@ function setup(overrides: Parameters<typeof fakeGlance>[0] = {}) {
     },
     'models.list': MODELS,
     'tags.setThreshold': null,
+    'api.status': () => apiStatusOf(saved),
     ...overrides,
   });
   render(SettingsViewComponent, { props: { api: fake.api } });
@@ -137,6 +158,117 @@ describe('SettingsView', () => {
       { captionNewPhotos: false },
     ]);
     expect(box.checked).toBe(false);
+  });
+
+  describe('the local API', () => {
+    const saves = (calls: { channel: string; arg: unknown }[]) =>
+      calls.filter((c) => c.channel === 'settings.set').map((c) => c.arg);
+
+    it('is off by default, says what it does, and once on shows its address and a hidden token', async () => {
+      const { calls } = setup();
+      const box = (await screen.findByRole('checkbox', { name: 'Local API' })) as HTMLInputElement;
+      expect(box.checked).toBe(false);
+      const help = document.getElementById(box.getAttribute('aria-describedby')!)!.textContent!;
+      expect(help).toMatch(/other\s+apps\s+on\s+this\s+computer/i);
+      expect(help).toMatch(/OpenAI-compatible/);
+      expect(help).toMatch(/token/i);
+      expect(help).toMatch(/this\s+computer\s+only/i);
+      expect(field<HTMLInputElement>('Port').value).toBe('8421');
+      const origins = field<HTMLTextAreaElement>('Allowed web origins');
+      expect(origins.value).toBe('');
+      const originsHelp = origins
+        .getAttribute('aria-describedby')!
+        .split(' ')
+        .map((id) => document.getElementById(id)!.textContent)
+        .join(' ');
+      expect(originsHelp).toMatch(/none is the safe\s+default/i);
+      expect(screen.queryByTestId('api-running')).toBeNull();
+
+      await fireEvent.click(box);
+      await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+      await screen.findByText('Saved.');
+      expect(saves(calls)).toEqual([{ localApi: true }]);
+      // the state is read again after the save
+      const set = calls.findIndex((c) => c.channel === 'settings.set');
+      expect(calls.slice(set + 1).some((c) => c.channel === 'api.status')).toBe(true);
+
+      expect((await screen.findByTestId('api-url')).textContent).toBe('http://127.0.0.1:8421/v1');
+      const token = screen.getByTestId('api-token');
+      expect(token.textContent).not.toContain(TOKEN);
+      expect(token.textContent).toContain('•');
+      expect(screen.queryByText(TOKEN)).toBeNull();
+
+      await fireEvent.click(screen.getByRole('button', { name: 'Show token' }));
+      expect(token.textContent?.trim()).toBe(TOKEN);
+      await fireEvent.click(screen.getByRole('button', { name: 'Hide token' }));
+      expect(token.textContent).not.toContain(TOKEN);
+      expect(screen.getByRole('button', { name: 'Show token' }).textContent?.trim()).toBe('Show');
+
+      // and off again
+      await fireEvent.click(box);
+      await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+      await waitFor(() => expect(saves(calls)).toHaveLength(2));
+      expect(saves(calls)[1]).toEqual({ localApi: false });
+      await waitFor(() => expect(screen.queryByTestId('api-running')).toBeNull());
+    });
+
+    it('copies the token, or shows and selects it when there is no clipboard', async () => {
+      const writeText = vi.fn(async () => {});
+      vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } });
+      setup({}, { localApi: true });
+      await fireEvent.click(await screen.findByRole('button', { name: 'Copy token' }));
+      expect(writeText).toHaveBeenCalledWith(TOKEN);
+      await screen.findByText('Copied.');
+      expect(screen.getByTestId('api-token').textContent).not.toContain(TOKEN);
+
+      vi.stubGlobal('navigator', { ...navigator, clipboard: undefined });
+      await fireEvent.click(screen.getByRole('button', { name: 'Copy token' }));
+      await waitFor(() => expect(window.getSelection()?.toString()).toBe(TOKEN));
+      expect(screen.getByTestId('api-token').textContent).toBe(TOKEN);
+    });
+
+    it('says why it is not running', async () => {
+      const error = 'port 8421 is in use by another program: choose another port in Settings';
+      setup({ 'api.status': () => ({ ...apiStatusOf(SAVED), enabled: true, error }) }, { localApi: true });
+      const alert = await screen.findByRole('alert');
+      expect(alert.textContent).toContain(error);
+      expect(screen.queryByTestId('api-running')).toBeNull();
+    });
+
+    it('refuses a port or an origin it cannot use before asking the app, and saves good ones', async () => {
+      const { calls } = setup();
+      const port = (await screen.findByLabelText('Port')) as HTMLInputElement;
+      const save = screen.getByRole('button', { name: 'Save' }) as HTMLButtonElement;
+      for (const bad of ['80', '70000', '8421.5', '']) {
+        await fireEvent.input(port, { target: { value: bad } });
+        expect(port.getAttribute('aria-invalid'), bad).toBe('true');
+        expect(document.getElementById('settings-api-port-error')!.textContent).toBe(
+          'A whole number from 1024 to 65535.',
+        );
+        expect(save.disabled).toBe(true);
+        await fireEvent.submit(port.form!);
+      }
+      await fireEvent.input(port, { target: { value: '9000' } });
+      expect(port.getAttribute('aria-invalid')).toBeNull();
+
+      const origins = field<HTMLTextAreaElement>('Allowed web origins');
+      for (const bad of ['localhost:3000', 'http://localhost:3000/app', 'ftp://example.com']) {
+        await fireEvent.input(origins, { target: { value: `http://localhost:5173\n${bad}` } });
+        expect(origins.getAttribute('aria-invalid'), bad).toBe('true');
+        expect(document.getElementById('settings-api-origins-error')!.textContent).toContain(bad);
+        expect(save.disabled).toBe(true);
+        await fireEvent.submit(origins.form!);
+      }
+      expect(saves(calls)).toEqual([]);
+
+      await fireEvent.input(origins, { target: { value: ' http://localhost:5173 \n\nhttps://[::1]:8443\n' } });
+      expect(origins.getAttribute('aria-invalid')).toBeNull();
+      await fireEvent.click(save);
+      await screen.findByText('Saved.');
+      expect(saves(calls)).toEqual([
+        { localApiPort: 9000, localApiOrigins: ['http://localhost:5173', 'https://[::1]:8443'] },
+      ]);
+    });
   });
 
   it('does not send a hotkey that cannot be an accelerator', async () => {

@@ -193,6 +193,9 @@ describe('in the library view', () => {
       gpuLayers: 'auto',
       chatModel: null,
       captionNewPhotos: false,
+      localApi: false,
+      localApiPort: 8421,
+      localApiOrigins: [],
       tagThreshold: 0.03,
     };
     render(LibraryView, {

@@ -109,6 +109,9 @@ describe('settings.set in the contract', () => {
       gpuLayers: 'auto',
       chatModel: null,
       captionNewPhotos: false,
+      localApi: false,
+      localApiPort: 8421,
+      localApiOrigins: [],
       tagThreshold: 0.03,
     };
     const set = vi.fn<Handlers['settings.set']>(

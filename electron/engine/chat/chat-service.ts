@@ -461,6 +461,11 @@ export class ChatService {
     }
   }
 
+  /** Requests running or waiting for the model now, all lanes. */
+  pending(): number {
+    return this.inFlight;
+  }
+
   /** Requests waiting for the model now, per lane (the running one not counted). */
   queued(): { interactive: number; background: number } {
     return { interactive: this.waiting.interactive.length, background: this.waiting.background.length };

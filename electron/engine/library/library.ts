@@ -638,6 +638,26 @@ export class Library {
     return { tags, labels: typed.map((label, i) => ({ label, probability: probabilities[i]! })) };
   }
 
+  /**
+   * CLIP embeddings (L2-normalised, this library's model) in the order given: texts, images as bytes, and library
+   * photos (their stored vector when indexed, else their file encoded). The local API's /v1/embeddings.
+   */
+  async embed(inputs: ({ text: string } | { bytes: Uint8Array } | { photoId: number })[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = new Array(inputs.length);
+    const texts = inputs.flatMap((x, i) => ('text' in x ? [{ i, text: x.text }] : []));
+    if (texts.length > 0) {
+      const vectors = await (await this.clip()).encodeTexts(texts.map((t) => t.text));
+      texts.forEach((t, k) => {
+        out[t.i] = vectors[k]!;
+      });
+    }
+    for (const [i, x] of inputs.entries()) {
+      if ('text' in x) continue;
+      out[i] = (await this.queryFor('bytes' in x ? { bytes: x.bytes } : { id: x.photoId })).query;
+    }
+    return out;
+  }
+
   private hit(r: PhotoRow, score: number | null): SearchHit {
     return { id: r.id, path: r.path, score, takenAt: r.taken_at, thumbnail: thumbnailPath(this.thumbnailsDir, r.hash) };
   }

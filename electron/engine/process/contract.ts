@@ -3,7 +3,7 @@
 // because both callers are trusted: the main process never passes on a path that came from the renderer.
 
 import type { BackendInfo, VisionChatLoadOptions } from '../../../native-models/llava/vision-chat.ts';
-import type { AppEvents } from '../../ipc/contract.ts';
+import type { ApiStatusView, AppEvents } from '../../ipc/contract.ts';
 import type { Result } from '../../ipc/result.ts';
 import type { CaptionProgress } from '../captions/caption-job.ts';
 import type { Conversation, ConversationSummary, Message, SendOptions } from '../chat/chat-service.ts';
@@ -28,7 +28,14 @@ export interface EngineSettings {
   chatModel: string | null;
   /** Caption photos as they are indexed (off by default: slow on CPU). */
   captionNewPhotos: boolean;
+  /** The local OpenAI-compatible API (off by default), its port, and the web origins allowed to call it (none). */
+  localApi: boolean;
+  localApiPort: number;
+  localApiOrigins: string[];
 }
+
+/** The local API as the engine runs it now: the IPC contract's view, which main passes on as it is. */
+export type ApiStatus = ApiStatusView;
 
 export interface EngineSearch {
   text?: string;
@@ -147,6 +154,8 @@ export interface EngineMethods {
   /** `notice`: the saved settings could not all be read, what Glance did instead, and what to do. */
   settingsGet(): R<EngineSettings & { notice?: string }>;
   settingsSet(args: Partial<EngineSettings>): R<EngineSettings>;
+  /** The local API's state (started or stopped by settingsSet and at start; `glance serve` passes its own). */
+  apiStatus(): R<ApiStatus>;
   /** Stops generation and indexing, releases the models, closes the database, then exits. */
   shutdown(): R<null>;
 }

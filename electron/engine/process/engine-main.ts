@@ -9,6 +9,10 @@ import { candidateBackends } from '../../../native-models/llava/backend.ts';
 import { checkPair } from '../../../native-models/llava/gguf-check.ts';
 import { loadLlamaNodeChat } from '../../../native-models/llava/llama-node.ts';
 import { fail, ok, type Result } from '../../ipc/result.ts';
+import { type ApiConfig, apiConfigFromEnv } from '../api/config.ts';
+import { engineBackend } from '../api/engine-backend.ts';
+import { type ApiServer, startApiServer } from '../api/server.ts';
+import { apiToken, TOKEN_FILE } from '../api/token.ts';
 import { captionImage } from '../captions/caption-job.ts';
 import { type CaptionModel, CaptionRunner, captionPrompt } from '../captions/caption-runner.ts';
 import { ChatService } from '../chat/chat-service.ts';
@@ -22,7 +26,7 @@ import { LibraryStore } from '../library/store.ts';
 import { ModelManager } from '../models/model-manager.ts';
 import { glancePaths } from '../paths.ts';
 import { chatLoadOptions, readSettings } from '../settings.ts';
-import type { EngineEvents, EngineMethods, ImageArg, ModelArg } from './contract.ts';
+import type { ApiStatus, EngineEvents, EngineMethods, ImageArg, ModelArg } from './contract.ts';
 import { tokenStream } from './token-stream.ts';
 
 /** Electron's utility process talks through process.parentPort; a Node fork through process.send. */
@@ -108,6 +112,80 @@ function captionNewPhotos(r: IndexProgress): void {
   if (running && (running.state === 'running' || running.state === 'paused')) return;
   if (installedChatModels(paths).length === 0) return;
   void captions.start({ model: captionModelFor({}) }).catch(() => {});
+}
+
+/** `glance serve` passes its API in GLANCE_API (a restarted engine serves again as before); else the settings'. */
+const serveApi = apiConfigFromEnv(process.env.GLANCE_API);
+
+function wantedApi(): ApiConfig | null {
+  if (serveApi) return serveApi;
+  const s = settings().settings;
+  return s.localApi ? { port: s.localApiPort, origins: s.localApiOrigins } : null;
+}
+
+/** The chat models an API request may name: installed catalog models, and the files `serve` was given. */
+function apiChatModels() {
+  const s = settings().settings;
+  const models = new Map(installedChatModels(paths).map((e) => [e.id, chatLoadOptions(paths, s, e.id)] as const));
+  const chosen = serveApi?.chat;
+  if (chosen && 'label' in chosen) {
+    const { label, ...files } = chosen;
+    models.set(label, { ...files, ...(s.threads ? { threads: s.threads } : {}) });
+  }
+  return models;
+}
+
+let api: { server: ApiServer; key: string; token: string } | null = null;
+let apiError: string | null = null;
+/** Starts and stops run one after another: settings saved twice quickly never leave two servers. */
+let apiChange: Promise<void> = Promise.resolve();
+
+/** Runs the API the settings (or `serve`) ask for: started, stopped, or restarted on another port. */
+function reconcileApi(): Promise<void> {
+  apiChange = apiChange.then(async () => {
+    const want = wantedApi();
+    const key = JSON.stringify(want);
+    if (api?.key === key) return;
+    if (api) await api.server.close();
+    api = null;
+    apiError = null;
+    if (!want) return;
+    try {
+      const { token } = await apiToken(paths.home);
+      const chosen = want.chat;
+      const server = await startApiServer({
+        port: want.port,
+        token,
+        allowedOrigins: want.origins ?? [],
+        backend: engineBackend({
+          chat,
+          library: lib,
+          chatModels: apiChatModels,
+          defaultChat: () =>
+            chosen ? ('label' in chosen ? chosen.label : chosen.catalogId) : settings().settings.chatModel,
+          ...(want.clipDir ? { clipDir: want.clipDir } : {}),
+        }),
+      });
+      api = { server, key, token };
+    } catch (err) {
+      apiError = (err as Error).message;
+    }
+  });
+  return apiChange;
+}
+
+async function apiStatus(): Promise<ApiStatus> {
+  await apiChange;
+  return {
+    enabled: wantedApi() !== null,
+    running: api !== null,
+    url: api?.server.url ?? null,
+    port: api?.server.port ?? null,
+    token: api?.token ?? null,
+    tokenFile: path.join(paths.home, TOKEN_FILE),
+    error: apiError,
+    requests: chat.pending(),
+  };
 }
 
 /** An image argument as the chat service takes it: a path or bytes (a library photo by its file). */
@@ -363,13 +441,16 @@ const methods: EngineMethods = {
     result(() => {
       const next = { ...settings().settings, ...a };
       settingsStore.setSetting('app_settings', JSON.stringify(next));
+      void reconcileApi();
       return next;
     }),
+  apiStatus: () => result(apiStatus),
   shutdown: () =>
     result(async () => {
       for (const d of downloads.values()) d.abort();
       duplicatesJob?.abort();
       captions.cancel();
+      await api?.server.close();
       library?.close();
       await chat.close();
       db.close();
@@ -388,3 +469,6 @@ const stream = tokenStream((e) => void rpc.chatToken.asEvent(e));
 
 // The parent went away (killed, crashed): nobody is left to serve. (A utility process ends with its parent.)
 if (!parentPort) process.on('disconnect', () => process.exit(0));
+
+// The local API, when the settings or `glance serve` ask for it (a port in use is reported by apiStatus).
+void reconcileApi();

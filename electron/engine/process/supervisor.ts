@@ -38,6 +38,8 @@ export class EngineError extends Error {
 
 export interface SupervisorOptions {
   home: string;
+  /** More environment for the engine process, on every start and restart (`glance serve` passes its API here). */
+  env?: Record<string, string>;
   spawn?: (env: NodeJS.ProcessEnv) => EngineChild;
   events?: Partial<EngineEvents>;
   onStatus?: (s: EngineStatus) => void;
@@ -139,7 +141,7 @@ export class EngineSupervisor {
 
   private async launch(): Promise<void> {
     this.setStatus({ state: this.status.restarts > 0 ? 'restarting' : 'starting' });
-    const child = (this.o.spawn ?? forkEngine)({ ...process.env, GLANCE_HOME: this.o.home });
+    const child = (this.o.spawn ?? forkEngine)({ ...process.env, ...this.o.env, GLANCE_HOME: this.o.home });
     this.child = child;
     this.lastStart = Date.now();
     const events: EngineEvents = {

@@ -1,7 +1,8 @@
 // The Settings view's state: the saved settings, the form being edited, what differs (only that is sent to
-// settings.set), field errors (a refused hotkey among them), and the tag threshold, which applies at once.
+// settings.set), field errors (a refused hotkey among them), the tag threshold, which applies at once, and the local
+// API's state (its address and token when it runs), read again after every save.
 import { acceleratorProblem } from '../../../common/accelerator.ts';
-import type { ChannelArg, ModelView, SettingsView } from '../../../electron/ipc/contract.ts';
+import type { ApiStatusView, ChannelArg, ModelView, SettingsView } from '../../../electron/ipc/contract.ts';
 import { type Api, ApiError } from '../lib/api.ts';
 
 export type SettingsChange = ChannelArg<'settings.set'>;
@@ -15,9 +16,24 @@ export interface SettingsForm {
   gpuLayers: number | null;
   chatModel: string | null;
   captionNewPhotos: boolean;
+  localApi: boolean;
+  /** null while the number field is empty. */
+  localApiPort: number | null;
+  /** The allowed web origins as typed: one a line, blank lines ignored. */
+  localApiOrigins: string;
 }
 
 export const THRESHOLD = { min: 0, max: 0.2, step: 0.005 } as const;
+
+/** The local API's limits, as the contract checks them (electron/ipc/contract.ts LOCAL_API_LIMITS). */
+export const LOCAL_API = { minPort: 1024, maxPort: 65535, origins: 20, origin: 200 } as const;
+/** An http(s) origin: scheme, host (a name, an IPv4 or a bracketed IPv6 address) and an optional port; no path. */
+const ORIGIN = /^https?:\/\/[a-z0-9.-]+(:[0-9]{1,5})?$|^https?:\/\/\[[0-9a-f:]+\](:[0-9]{1,5})?$/i;
+
+/** The origins typed in the text area: one a line, trimmed, blank lines and repeats left out. */
+export function originLines(text: string): string[] {
+  return [...new Set(text.split(/\r?\n/).map((l) => l.trim()))].filter((l) => l !== '');
+}
 
 function defaultThreads(): number {
   const n = typeof navigator === 'undefined' ? 0 : navigator.hardwareConcurrency || 0;
@@ -33,6 +49,9 @@ function formOf(s: SettingsView): SettingsForm {
     gpuLayers: s.gpuLayers === 'auto' ? 99 : s.gpuLayers,
     chatModel: s.chatModel,
     captionNewPhotos: s.captionNewPhotos,
+    localApi: s.localApi,
+    localApiPort: s.localApiPort,
+    localApiOrigins: s.localApiOrigins.join('\n'),
   };
 }
 
@@ -49,6 +68,9 @@ export class SettingsState {
     gpuLayers: 99,
     chatModel: null,
     captionNewPhotos: false,
+    localApi: false,
+    localApiPort: 8421,
+    localApiOrigins: '',
   });
   /** Installed chat models, for the default chat model. */
   chatModels = $state<ModelView[]>([]);
@@ -65,15 +87,27 @@ export class SettingsState {
   thresholdError = $state<string | null>(null);
   thresholdSaved = $state(false);
 
+  /** The local API as the engine runs it; null before it was read. */
+  apiStatus = $state<ApiStatusView | null>(null);
+  /** Why its state could not be read. */
+  apiStatusError = $state<string | null>(null);
+
   /** Mistakes the form can see before asking the app. */
   readonly errors = $derived.by(() => {
     const f = this.form;
-    const e: Partial<Record<'hotkey' | 'threads' | 'gpuLayers', string>> = {};
+    const e: Partial<Record<'hotkey' | 'threads' | 'gpuLayers' | 'localApiPort' | 'localApiOrigins', string>> = {};
     // The contract's own check (main refuses the same), said before saving; taken by another app is main's to say.
     const hotkey = acceleratorProblem(f.hotkey);
     if (hotkey) e.hotkey = `${hotkey.charAt(0).toUpperCase()}${hotkey.slice(1)}.`;
     if (!f.threadsAuto && !isInt(f.threads, 1, 256)) e.threads = 'A whole number from 1 to 256.';
     if (!f.gpuAuto && !isInt(f.gpuLayers, 0, 999)) e.gpuLayers = 'A whole number from 0 to 999.';
+    if (!isInt(f.localApiPort, LOCAL_API.minPort, LOCAL_API.maxPort))
+      e.localApiPort = `A whole number from ${LOCAL_API.minPort} to ${LOCAL_API.maxPort}.`;
+    const origins = originLines(f.localApiOrigins);
+    const bad = origins.filter((o) => o.length > LOCAL_API.origin || !ORIGIN.test(o));
+    if (bad.length > 0)
+      e.localApiOrigins = `Not a web origin: ${bad.join(', ')}. Write each as scheme, host and port, such as http://localhost:3000, without a path.`;
+    else if (origins.length > LOCAL_API.origins) e.localApiOrigins = `At most ${LOCAL_API.origins} origins.`;
     return e;
   });
 
@@ -93,6 +127,11 @@ export class SettingsState {
     if (gpuLayers !== s.gpuLayers && gpuLayers !== null) c.gpuLayers = gpuLayers;
     if (f.chatModel !== s.chatModel) c.chatModel = f.chatModel;
     if (f.captionNewPhotos !== s.captionNewPhotos) c.captionNewPhotos = f.captionNewPhotos;
+    if (f.localApi !== s.localApi) c.localApi = f.localApi;
+    if (f.localApiPort !== s.localApiPort && isInt(f.localApiPort, LOCAL_API.minPort, LOCAL_API.maxPort))
+      c.localApiPort = f.localApiPort;
+    const origins = originLines(f.localApiOrigins);
+    if (origins.join('\n') !== s.localApiOrigins.join('\n')) c.localApiOrigins = origins;
     return c;
   });
 
@@ -105,6 +144,7 @@ export class SettingsState {
       const [settings, models] = await Promise.all([
         this.api.call('settings.get'),
         this.api.call('models.list').catch(() => [] as ModelView[]),
+        this.refreshApi(),
       ]);
       this.chatModels = models.filter((m) => m.kind === 'chat' && m.installed);
       this.apply(settings);
@@ -125,6 +165,8 @@ export class SettingsState {
     this.justSaved = false;
     try {
       this.apply(await this.api.call('settings.set', changes));
+      // saving starts, stops or moves the local API: show it as it is now
+      await this.refreshApi();
       this.justSaved = true;
     } catch (err) {
       // settings.set checks the hotkey first and saves nothing when it is refused: the form keeps every change.
@@ -146,6 +188,16 @@ export class SettingsState {
   hotkeyEdited(): void {
     this.hotkeyRefused = null;
     this.justSaved = false;
+  }
+
+  /** Reads the local API's state again (never throws: a failure is `apiStatusError`). */
+  async refreshApi(): Promise<void> {
+    try {
+      this.apiStatus = await this.api.call('api.status');
+      this.apiStatusError = null;
+    } catch (err) {
+      this.apiStatusError = messageOf(err);
+    }
   }
 
   /** Applies a new tag threshold at once (nothing is re-indexed). */

@@ -1,0 +1,41 @@
+// Which local API the engine runs: `glance serve` passes its own in GLANCE_API (so a restarted engine serves again
+// with the same port and models); the desktop app's comes from its settings (off by default).
+import * as v from 'valibot';
+
+/** The port when none is given (README: "Local API"). */
+export const DEFAULT_API_PORT = 8421;
+
+const origin = v.pipe(
+  v.string(),
+  v.regex(/^https?:\/\/[a-z0-9.-]+(:[0-9]{1,5})?$|^https?:\/\/\[[0-9a-f:]+\](:[0-9]{1,5})?$/i),
+);
+
+export const apiConfig = v.strictObject({
+  port: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)),
+  /** The chat model `serve` was given: files with the name requests use, or a catalog id; absent: the settings'. */
+  chat: v.optional(
+    v.union([
+      v.strictObject({
+        label: v.string(),
+        model: v.string(),
+        mmproj: v.string(),
+        contextSize: v.optional(v.number()),
+        gpuLayers: v.optional(v.union([v.number(), v.literal('auto')])),
+        chatTemplate: v.optional(v.nullable(v.string())),
+      }),
+      v.strictObject({ catalogId: v.string() }),
+    ]),
+  ),
+  /** A CLIP model folder for embeddings; absent: the library's model. */
+  clipDir: v.optional(v.string()),
+  origins: v.optional(v.array(origin)),
+});
+export type ApiConfig = v.InferOutput<typeof apiConfig>;
+
+export const isOrigin = (s: string) => v.is(origin, s);
+
+/** GLANCE_API's value, or null when it is not set; a malformed one is an error (the serve command wrote it). */
+export function apiConfigFromEnv(raw: string | undefined): ApiConfig | null {
+  if (!raw) return null;
+  return v.parse(apiConfig, JSON.parse(raw));
+}
