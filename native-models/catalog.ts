@@ -55,7 +55,39 @@ export interface ChatCatalogEntry {
   readsText: boolean;
 }
 
-export type CatalogEntry = ClipCatalogEntry | ChatCatalogEntry;
+/**
+ * A text encoder trained into a CLIP model's image space: queries in its languages search photos already indexed with
+ * that CLIP model, with no re-index. Its pipeline after the transformer (pooling, projection) is the
+ * sentence-transformers one the repository's modules describe; those facts are here, the weights are read from the
+ * repository's own files.
+ */
+export interface TextCatalogEntry {
+  id: string;
+  kind: 'text';
+  name: string;
+  repo: string;
+  /** The commit of `repo` that was reviewed: downloads resolve files at it, never at a moving branch. */
+  revision: string;
+  licence: string;
+  licenceNote?: string;
+  goodAt: string;
+  /** The CLIP catalog model whose image embeddings this encoder's output matches. */
+  pairsWith: string;
+  /** ISO 639-1 codes of the languages it was trained on (its model card). */
+  languages: readonly string[];
+  /** sentence-transformers' max_seq_length: longer queries are cut to this many tokens. */
+  maxTokens: number;
+  /** 1_Pooling: mean of the token embeddings under the attention mask. */
+  pooling: 'mean';
+  /** 2_Dense: a linear layer (weights in `denseFile`, tensor `linear.weight` [out, in]), identity activation. */
+  dense: { in: number; out: number; bias: boolean };
+  /** The transformer's ONNX export (input_ids, attention_mask -> last_hidden_state). */
+  onnxFile: string;
+  denseFile: string;
+  files: CatalogFile[];
+}
+
+export type CatalogEntry = ClipCatalogEntry | ChatCatalogEntry | TextCatalogEntry;
 
 // Pins. A revision is a 40-hex commit of the repo; the SHA-256 of an LFS file is its LFS object id, the same value the
 // hub publishes as X-Linked-Etag. Each value below was read from a public source, named beside it: repositories that
@@ -215,6 +247,104 @@ export const CLIP_CATALOG: readonly ClipCatalogEntry[] = [
   },
 ];
 
+export const MULTILINGUAL_TEXT_ID = 'clip-vit-b-32-multilingual';
+
+export const TEXT_CATALOG: readonly TextCatalogEntry[] = [
+  {
+    id: MULTILINGUAL_TEXT_ID,
+    kind: 'text',
+    name: 'Multilingual text for CLIP ViT-B/32 (sentence-transformers)',
+    repo: 'sentence-transformers/clip-ViT-B-32-multilingual-v1',
+    // Commit and all three hashes: a pinned manifest of these exact files (index file 70810113650; the same commit
+    // and the ONNX file's hash again in 70266920551). The int8 ONNX export (quint8, AVX2-tuned; ONNX Runtime runs the
+    // same operators on any CPU) is 135 MB against 541 MB for float32, whose hash no public source lists.
+    revision: '58edf8cada9e398793dca955574a48cbb7f18be2',
+    licence: 'Apache-2.0',
+    goodAt: 'searching with words in 50+ languages ("Hund am Strand", "perro en la playa") without re-indexing',
+    pairsWith: DEFAULT_CLIP_ID,
+    // the model card's training languages
+    languages: [
+      'ar',
+      'bg',
+      'ca',
+      'cs',
+      'da',
+      'de',
+      'el',
+      'en',
+      'es',
+      'et',
+      'fa',
+      'fi',
+      'fr',
+      'fr-ca',
+      'gl',
+      'gu',
+      'he',
+      'hi',
+      'hr',
+      'hu',
+      'hy',
+      'id',
+      'it',
+      'ja',
+      'ka',
+      'ko',
+      'ku',
+      'lt',
+      'lv',
+      'mk',
+      'mn',
+      'mr',
+      'ms',
+      'my',
+      'nb',
+      'nl',
+      'pl',
+      'pt',
+      'pt-br',
+      'ro',
+      'ru',
+      'sk',
+      'sl',
+      'sq',
+      'sr',
+      'sv',
+      'th',
+      'tr',
+      'uk',
+      'ur',
+      'vi',
+      'zh-cn',
+      'zh-tw',
+    ],
+    maxTokens: 128,
+    // the modules the model card prints: Pooling (mean tokens), Dense (768 -> 512, bias False, Identity); the
+    // safetensors file's size (1,572,984 bytes: one 512 x 768 float32 tensor and its header) agrees: no bias
+    pooling: 'mean',
+    dense: { in: 768, out: 512, bias: false },
+    onnxFile: 'onnx/model_quint8_avx2.onnx',
+    denseFile: '2_Dense/model.safetensors',
+    files: [
+      {
+        file: 'tokenizer.json',
+        size: 1_961_847,
+        sha256: '5b4e1a8171c81dfd666ae40265b9530c6e0b3d53923fe8ac493dcc84229adf81',
+      },
+      {
+        file: '2_Dense/model.safetensors',
+        size: 1_572_984,
+        sha256: 'd12568dc7300970a4d3dbb49068ad16cd89b99840b74b026f8e48071e9414f74',
+      },
+      {
+        file: 'onnx/model_quint8_avx2.onnx',
+        size: 135_377_779,
+        sha256: 'fbc8fbeaa5237d96bd1bf430057c70d34de8334a463e933a5faa305f6caeed9c',
+      },
+    ],
+  },
+];
+
 /** The OpenAI CLIP value, used for a folder that is not a catalog model (the user can override it). */
 export const DEFAULT_LOGIT_SCALE = 100;
 
@@ -227,4 +357,4 @@ export function licenceNote(entry: CatalogEntry): string | null {
 export const isCommit = (revision: string): boolean => /^[0-9a-f]{40}$/.test(revision);
 
 /** Every model Glance can download, tagging first. */
-export const ALL_MODELS: readonly CatalogEntry[] = [...CLIP_CATALOG, ...CHAT_CATALOG];
+export const ALL_MODELS: readonly CatalogEntry[] = [...CLIP_CATALOG, ...TEXT_CATALOG, ...CHAT_CATALOG];

@@ -20,6 +20,7 @@ export const DEFAULT_SETTINGS: EngineSettings = {
   localApi: false,
   localApiPort: DEFAULT_API_PORT,
   localApiOrigins: [],
+  searchLanguage: 'auto',
 };
 
 export interface SettingsStore {
@@ -41,6 +42,7 @@ const valid: { [K in keyof EngineSettings]: (v: unknown) => boolean } = {
   captionNewPhotos: (v) => typeof v === 'boolean',
   localApi: (v) => typeof v === 'boolean',
   localApiPort: (v) => Number.isInteger(v) && (v as number) >= 1024 && (v as number) <= 65535,
+  searchLanguage: (v) => v === 'auto' || v === 'en' || v === 'multi',
   localApiOrigins: (v) => Array.isArray(v) && v.length <= 20 && v.every((o) => typeof o === 'string' && isOrigin(o)),
 };
 

@@ -150,7 +150,8 @@ export interface ConversationSummaryView {
 }
 export interface ModelView {
   id: string;
-  kind: 'clip' | 'chat';
+  /** 'text': a text encoder searching a CLIP model's photos in other languages. */
+  kind: 'clip' | 'chat' | 'text';
   name: string;
   goodAt: string;
   licence: string;
@@ -159,6 +160,8 @@ export interface ModelView {
   size: number;
   installed: boolean;
   readsText: boolean;
+  /** The languages a text model reads (ISO 639-1 codes); empty for the others. */
+  languages: string[];
 }
 /** A selection on the capture overlay, in the overlay's CSS pixels (its window covers one display exactly). */
 export interface OverlayRect {
@@ -238,6 +241,9 @@ export interface SettingsView {
   localApiPort: number;
   /** Web origins (http://localhost:3000) whose pages may call it; none, the safe default, lets no web page in. */
   localApiOrigins: string[];
+  /** Which text model reads a search: 'auto' sends other languages to the multilingual model when it is installed,
+   * 'en' always CLIP (English), 'multi' always the multilingual model. */
+  searchLanguage: 'auto' | 'en' | 'multi';
   tagThreshold: number;
   /** The saved settings could not all be read: what Glance did instead (defaults, a copy kept) and what to do. */
   notice?: string;
@@ -353,6 +359,7 @@ const settingsArg = v.strictObject({
     v.pipe(v.number(), v.integer(), v.minValue(LOCAL_API_LIMITS.minPort), v.maxValue(LOCAL_API_LIMITS.maxPort)),
   ),
   localApiOrigins: v.optional(v.pipe(v.array(webOrigin), v.maxLength(LOCAL_API_LIMITS.origins))),
+  searchLanguage: v.optional(v.picklist(['auto', 'en', 'multi'])),
 });
 
 const pixels = v.pipe(v.number(), v.finite(), v.minValue(-1e5), v.maxValue(1e5));

@@ -105,6 +105,7 @@ export function createBackend(deps: BackendDeps) {
       localApi: s.localApi,
       localApiPort: s.localApiPort,
       localApiOrigins: s.localApiOrigins,
+      searchLanguage: s.searchLanguage,
       tagThreshold: await engine.call('tagsThreshold').catch(() => 0.03),
       ...(s.notice ? { notice: s.notice } : {}),
     };
@@ -252,6 +253,7 @@ export function createBackend(deps: BackendDeps) {
         size: m.size,
         installed: m.installed,
         readsText: m.entry.kind === 'chat' ? m.entry.readsText : false,
+        languages: m.entry.kind === 'text' ? [...m.entry.languages] : [],
       })),
     'models.download': async (a) => {
       await engine.call('modelsDownload', a);

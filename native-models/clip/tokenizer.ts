@@ -83,16 +83,23 @@ export class ClipTokenizer {
   }
 
   encodeBatch(texts: string[]): TokenBatch {
-    const rowsIds = texts.map((t) => this.encode(t));
-    const length = Math.max(1, ...rowsIds.map((r) => r.length));
-    const ids = new BigInt64Array(texts.length * length).fill(BigInt(this.padId));
-    const mask = new BigInt64Array(texts.length * length);
-    rowsIds.forEach((row, r) => {
-      row.forEach((id, i) => {
-        ids[r * length + i] = BigInt(id);
-        mask[r * length + i] = 1n;
-      });
-    });
-    return { ids, mask, rows: texts.length, length };
+    return padRows(
+      texts.map((t) => this.encode(t)),
+      this.padId,
+    );
   }
+}
+
+/** Rows of token ids as one batch: padded with `padId` to the longest row (at least 1), attention mask 1 on tokens. */
+export function padRows(rowsIds: number[][], padId: number): TokenBatch {
+  const length = rowsIds.reduce((most, r) => Math.max(most, r.length), 1);
+  const ids = new BigInt64Array(rowsIds.length * length).fill(BigInt(padId));
+  const mask = new BigInt64Array(rowsIds.length * length);
+  rowsIds.forEach((row, r) => {
+    row.forEach((id, i) => {
+      ids[r * length + i] = BigInt(id);
+      mask[r * length + i] = 1n;
+    });
+  });
+  return { ids, mask, rows: rowsIds.length, length };
 }

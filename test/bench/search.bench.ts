@@ -20,15 +20,24 @@
 // rss_mb is the higher peak of the search and duplicates processes (the engine holds the index for both).
 // Prints a table, then as the last line one JSON object:
 //   {"vectors","p50_ms","p99_ms","exact_js_p50_ms","recall_at_10","rss_mb","load_ms","duplicates_s",
-//    "duplicates_recall","loop_lag_p99_ms"}
+//    "duplicates_recall","loop_lag_p99_ms","clip_text_p50_ms","multilingual_text_p50_ms","auto_english_to_clip",
+//    "auto_other_to_multilingual"}
+//   text        the query text encoders one query at a time: CLIP's text tower and the multilingual encoder (its
+//               real shapes, random weights), and the `auto` language choice over labelled mixed queries.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../electron/engine/db/database.ts';
+import { queryLanguage } from '../../electron/engine/library/query-language.ts';
 import { LibraryStore } from '../../electron/engine/library/store.ts';
 import * as vectorIndex from '../../electron/engine/library/vector-index.ts';
+import { ClipModel } from '../../native-models/clip/model.ts';
+import { MultilingualTextEncoder } from '../../native-models/multilingual/text-encoder.ts';
+import { DISTILBERT_MULTILINGUAL } from '../fixtures/tiny-distilbert.ts';
+import { ENTRY, installTinyMultilingual } from '../fixtures/tiny-multilingual.ts';
+import { ENGLISH_QUERIES, OTHER_QUERIES } from './query-languages.ts';
 import { FILTER_TAG, SyntheticEmbeddings } from './search-data.ts';
 import { cliOptions, median, runPhase, runPhaseHere, table } from './stats.ts';
 
@@ -410,12 +419,71 @@ async function phaseDuplicates(): Promise<Record<string, number>> {
   };
 }
 
+/**
+ * The text encoders, one query at a time as a search box sends them: CLIP's text tower (the random ViT-B/32 of
+ * `npm run bench:make-model`, --clip DIR, default /tmp/clip-random) and the multilingual encoder at its real shapes
+ * (DistilBERT 768 x 6 layers, random weights, float32: the catalog's file is its int8 export), each over the same
+ * queries; and the `auto` language choice over labelled mixed queries (test/bench/query-languages.ts).
+ */
+async function phaseText(): Promise<Record<string, number | string>> {
+  const queries = [...ENGLISH_QUERIES, ...OTHER_QUERIES.map((q) => q.query)];
+  const time = async (encode: (q: string) => Promise<unknown>) => {
+    for (const q of queries.slice(0, 5)) await encode(q); // warm-up
+    const ms: number[] = [];
+    for (const q of queries) {
+      const t0 = performance.now();
+      await encode(q);
+      ms.push(performance.now() - t0);
+    }
+    return { p50: median(ms), p99: percentile(ms, 99) };
+  };
+  const out: Record<string, number | string> = {};
+  const clipDir = opts.clip ?? process.env.GLANCE_BENCH_MODEL ?? '/tmp/clip-random';
+  if (fs.existsSync(path.join(clipDir, 'tokenizer.json'))) {
+    const clip = await ClipModel.load(clipDir, { towers: ['text'] });
+    const r = await time((q) => clip.encodeTexts([q]));
+    out.clipTextP50Ms = r.p50;
+    out.clipTextP99Ms = r.p99;
+    await clip.release();
+  } else out.clipText = `no CLIP model in ${clipDir} (npm run bench:make-model)`;
+  const dir = path.join(os.tmpdir(), 'glance-bench-multilingual');
+  if (!fs.existsSync(path.join(dir, ENTRY.onnxFile))) {
+    log('writing the multilingual encoder at its real shapes (random weights, ~540 MB) ...');
+    await installTinyMultilingual(dir, { texts: queries, out: 512, shape: DISTILBERT_MULTILINGUAL, dir });
+  }
+  const multi = await MultilingualTextEncoder.load(dir, ENTRY);
+  const m = await time((q) => multi.encode([q]));
+  out.multilingualP50Ms = m.p50;
+  out.multilingualP99Ms = m.p99;
+  await multi.release();
+  // the auto choice
+  const detectMs: number[] = [];
+  let englishRight = 0;
+  let otherRight = 0;
+  await queryLanguage('warm up the detector');
+  for (const q of ENGLISH_QUERIES) {
+    const t0 = performance.now();
+    if ((await queryLanguage(q)) === 'en') englishRight++;
+    detectMs.push(performance.now() - t0);
+  }
+  for (const q of OTHER_QUERIES) {
+    const t0 = performance.now();
+    if ((await queryLanguage(q.query)) === 'other') otherRight++;
+    detectMs.push(performance.now() - t0);
+  }
+  out.englishToClip = englishRight / ENGLISH_QUERIES.length;
+  out.otherToMultilingual = otherRight / OTHER_QUERIES.length;
+  out.detectP50Ms = median(detectMs);
+  return out;
+}
+
 if (opts.phase) {
   await runPhaseHere(opts.phase, {
     build: phaseBuild,
     exact: phaseExact,
     search: phaseSearch,
     duplicates: phaseDuplicates,
+    text: phaseText,
   });
 }
 
@@ -435,6 +503,7 @@ if (search.stale) {
   search = runPhase(self, 'search');
 }
 const dup = runPhase(self, 'duplicates');
+const text = runPhase(self, 'text') as Record<string, number | string>;
 const totalSeconds = (performance.now() - started) / 1000;
 
 const recallAt = Math.min(search.recallFull!, search.recallFiltered!);
@@ -483,6 +552,21 @@ const rows: (string | number)[][] = [
     dup.lagP99Ms!,
     `beyond the ${LAG_RESOLUTION_MS} ms resolution; raw p99 ${fmtMs(dup.lagP99RawMs!)}, max ${fmtMs(dup.lagMaxRawMs!)}`,
   ],
+  [
+    'query text, CLIP text tower p50 (ms)',
+    typeof text.clipTextP50Ms === 'number' ? text.clipTextP50Ms : 'n/a',
+    typeof text.clipTextP50Ms === 'number' ? `p99 ${fmtMs(text.clipTextP99Ms as number)}` : String(text.clipText),
+  ],
+  [
+    'query text, multilingual encoder p50 (ms)',
+    text.multilingualP50Ms as number,
+    `p99 ${fmtMs(text.multilingualP99Ms as number)}; DistilBERT 768 x 6, float32 random weights`,
+  ],
+  [
+    'auto: English queries to CLIP',
+    text.englishToClip as number,
+    `${ENGLISH_QUERIES.length} queries; others to the multilingual model ${(text.otherToMultilingual as number).toFixed(3)} of ${OTHER_QUERIES.length} (${new Set(OTHER_QUERIES.map((q) => q.lang)).size} languages); detection p50 ${fmtMs(text.detectP50Ms as number)}`,
+  ],
   ['run (s)', totalSeconds, build ? 'including the build' : 'index from cache'],
 ];
 console.log(table(['measure', 'value', 'context'], rows));
@@ -493,6 +577,10 @@ console.log(
     p50_ms: round(search.p50Ms!, 3),
     p99_ms: round(search.p99Ms!, 3),
     exact_js_p50_ms: round(exact.exactP50Ms!),
+    clip_text_p50_ms: typeof text.clipTextP50Ms === 'number' ? round(text.clipTextP50Ms) : null,
+    multilingual_text_p50_ms: round(text.multilingualP50Ms as number),
+    auto_english_to_clip: round(text.englishToClip as number, 3),
+    auto_other_to_multilingual: round(text.otherToMultilingual as number, 3),
     recall_at_10: round(recallAt, 4),
     rss_mb: round(rssMb, 0),
     load_ms: round(search.loadMs!, 1),

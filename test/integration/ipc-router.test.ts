@@ -298,8 +298,15 @@ describe('every channel reaches the engine and returns its result', () => {
     });
     await okCall('chat.delete', { conversationId: conv.id });
     // models
-    const list = await okCall<{ id: string; installed: boolean }[]>('models.list');
-    expect(list.find((x) => x.id === 'gemma-3-4b')?.installed).toBe(true);
+    const list = await okCall<{ id: string; kind: string; installed: boolean; languages: string[] }[]>('models.list');
+    expect(list.find((x) => x.id === 'gemma-3-4b')).toMatchObject({ kind: 'chat', installed: true, languages: [] });
+    // the multilingual text model is listed, not installed here, with the languages it reads
+    expect(list.find((x) => x.id === 'clip-vit-b-32-multilingual')).toMatchObject({
+      kind: 'text',
+      installed: false,
+      languages: expect.arrayContaining(['de', 'en', 'es', 'fr']),
+    });
+    expect(list.filter((x) => x.kind !== 'text').every((x) => x.languages.length === 0)).toBe(true);
     expect(await okCall('models.verify', { id: 'gemma-3-4b' })).toEqual([
       expect.objectContaining({ ok: true }),
       expect.objectContaining({ ok: true }),
@@ -334,6 +341,16 @@ describe('every channel reaches the engine and returns its result', () => {
       caption: { model: 'gemma-3-4b', edited: false, text: expect.stringMatching(/\S/) },
     });
     await okCall('settings.set', { captionNewPhotos: false });
+    // the search language: automatic by default, saved and read back, a language code is not one of its values
+    expect(await okCall('settings.get')).toMatchObject({ searchLanguage: 'auto' });
+    expect(await okCall('settings.set', { searchLanguage: 'multi' })).toMatchObject({ searchLanguage: 'multi' });
+    expect(await okCall('settings.get')).toMatchObject({ searchLanguage: 'multi', chatModel: 'gemma-3-4b' });
+    expect(await call('settings.set', { searchLanguage: 'fr' })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid-argument' },
+    });
+    expect(await okCall('settings.get')).toMatchObject({ searchLanguage: 'multi' });
+    expect(await okCall('settings.set', { searchLanguage: 'auto' })).toMatchObject({ searchLanguage: 'auto' });
     // the local API: off by default; on, it runs on the port chosen with a token; off again, it stops
     expect(await okCall('settings.get')).toMatchObject({ localApi: false, localApiPort: 8421, localApiOrigins: [] });
     expect(await okCall('api.status')).toMatchObject({
@@ -424,6 +441,8 @@ describe('refusals', () => {
       { localApiOrigins: ['localhost:3000'] },
       { localApiOrigins: ['ftp://example.com'] },
       { localApiOrigins: Array.from({ length: 21 }, (_, i) => `http://localhost:${3000 + i}`) },
+      { searchLanguage: 'fr' },
+      { searchLanguage: null },
     ]) {
       const r = await call('settings.set', arg);
       expect(r, JSON.stringify(arg)).toMatchObject({ ok: false, error: { code: 'invalid-argument' } });

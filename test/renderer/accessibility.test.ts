@@ -22,6 +22,7 @@ const model = (m: Partial<ModelView> & Pick<ModelView, 'id' | 'kind' | 'name'>):
   size: 1_000_000,
   installed: false,
   readsText: false,
+  languages: [],
   ...m,
 });
 const clip = model({

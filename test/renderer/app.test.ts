@@ -22,6 +22,7 @@ const base = {
     localApi: false,
     localApiPort: 8421,
     localApiOrigins: [],
+    searchLanguage: 'auto' as const,
     tagThreshold: 0.03,
   },
 };

@@ -36,6 +36,7 @@ const models: ModelView[] = [
     size: 1,
     installed: true,
     readsText: false,
+    languages: [],
   },
   {
     id: 'llava-big',
@@ -46,8 +47,19 @@ const models: ModelView[] = [
     size: 1,
     installed: false,
     readsText: false,
+    languages: [],
   },
-  { id: 'clip-b32', kind: 'clip', name: 'CLIP', goodAt: '', licence: '', size: 1, installed: true, readsText: false },
+  {
+    id: 'clip-b32',
+    kind: 'clip',
+    name: 'CLIP',
+    goodAt: '',
+    licence: '',
+    size: 1,
+    installed: true,
+    readsText: false,
+    languages: [],
+  },
 ];
 
 function deferred<T>() {

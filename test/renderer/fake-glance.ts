@@ -65,6 +65,7 @@ export const SETTINGS: Readonly<SettingsView> = {
   localApi: false,
   localApiPort: 8421,
   localApiOrigins: [],
+  searchLanguage: 'auto',
   tagThreshold: 0.03,
 };
 

@@ -31,6 +31,7 @@ const clip = (installed: boolean): ModelView => ({
   size: 605_000_000,
   installed,
   readsText: false,
+  languages: [],
 });
 const progress = (p: Partial<IndexProgressView>): IndexProgressView => ({
   phase: 'indexing',

@@ -169,6 +169,7 @@ describe('Look', () => {
         localApi: false,
         localApiPort: 8421,
         localApiOrigins: [],
+        searchLanguage: 'auto',
         tagThreshold: 0.03,
       },
       'chat.list': [],

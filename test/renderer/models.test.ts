@@ -19,6 +19,7 @@ const CATALOG: ModelView[] = [
     size: 605_000_000,
     installed: true,
     readsText: false,
+    languages: [],
   },
   {
     id: 'smolvlm-500m',
@@ -29,6 +30,7 @@ const CATALOG: ModelView[] = [
     size: 550_000_000,
     installed: false,
     readsText: true,
+    languages: [],
   },
   {
     id: 'llava-1.5-7b',
@@ -39,6 +41,7 @@ const CATALOG: ModelView[] = [
     size: 4_100_000_000,
     installed: false,
     readsText: false,
+    languages: [],
   },
 ];
 
@@ -109,6 +112,40 @@ describe('ModelsView', () => {
     expect(within(clip).getByText('Installed')).toBeTruthy();
     expect(within(clip).getByRole('button', { name: 'Verify CLIP ViT-B/32' })).toBeTruthy();
     expect(within(clip).getByRole('button', { name: 'Remove CLIP ViT-B/32' })).toBeTruthy();
+  });
+
+  it('shows a text model in "Search in your language", with the count of languages it reads', async () => {
+    const languages = ['ar', 'de', 'en', 'es', 'fr', 'hi', 'it', 'ja', 'ko', 'zh'];
+    const text: ModelView = {
+      id: 'clip-vit-b-32-multilingual',
+      kind: 'text',
+      name: 'Multilingual CLIP text',
+      goodAt: 'Searching in 50+ languages',
+      licence: 'Apache-2.0',
+      size: 540_000_000,
+      installed: false,
+      readsText: false,
+      languages,
+    };
+    setup({ 'models.list': () => [...structuredClone(CATALOG), structuredClone(text)] });
+    const group = await screen.findByRole('region', { name: 'Search in your language' });
+    expect(
+      within(group)
+        .getAllByRole('article')
+        .map((a) => a.dataset.model),
+    ).toEqual(['clip-vit-b-32-multilingual']);
+    const model = card('Multilingual CLIP text');
+    const shown = within(model).getByTestId('model-languages');
+    expect(shown.textContent).toMatch(/^10\b/);
+    expect(shown.textContent).toContain('ar, de, en');
+    expect(within(model).getByRole('button', { name: 'Download Multilingual CLIP text' })).toBeTruthy();
+    // The other models read no language list.
+    expect(within(card('CLIP ViT-B/32')).queryByTestId('model-languages')).toBeNull();
+    expect(
+      within(screen.getByRole('region', { name: 'Tagging and search' }))
+        .getAllByRole('article')
+        .map((a) => a.dataset.model),
+    ).toEqual(['clip-vit-b32']);
   });
 
   it('shows the engine state and its restarts, and follows engine.status events', async () => {

@@ -22,6 +22,7 @@ const SAVED: SettingsView = {
   localApi: false,
   localApiPort: 8421,
   localApiOrigins: [],
+  searchLanguage: 'auto',
   tagThreshold: 0.03,
 };
 
@@ -47,6 +48,7 @@ const chat = (id: string, name: string, installed: boolean): ModelView => ({
   size: 1,
   installed,
   readsText: false,
+  languages: [],
 });
 const MODELS: ModelView[] = [
   chat('smolvlm-500m', 'SmolVLM 500M', true),
@@ -158,6 +160,33 @@ describe('SettingsView', () => {
       { captionNewPhotos: false },
     ]);
     expect(box.checked).toBe(false);
+  });
+
+  it('chooses the search language: automatic by default, any language sends only searchLanguage', async () => {
+    const { calls } = setup();
+    const select = (await screen.findByLabelText('Search language')) as HTMLSelectElement;
+    expect([...select.options].map((o) => o.textContent)).toEqual([
+      'Automatic: other languages to the multilingual model when it is installed',
+      'English only (CLIP)',
+      'Any language (multilingual model)',
+    ]);
+    expect(select.value).toBe('auto');
+    const help = document.getElementById(select.getAttribute('aria-describedby')!)!.textContent!;
+    expect(help).toMatch(/Search in your language/);
+    expect(help).toMatch(/re-index/);
+
+    await fireEvent.change(select, { target: { value: 'multi' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await screen.findByText('Saved.');
+    expect(calls.filter((c) => c.channel === 'settings.set').map((c) => c.arg)).toEqual([{ searchLanguage: 'multi' }]);
+    expect(select.value).toBe('multi');
+  });
+
+  it('shows a saved search language', async () => {
+    setup({}, { searchLanguage: 'en' });
+    const select = (await screen.findByLabelText('Search language')) as HTMLSelectElement;
+    expect(select.value).toBe('en');
+    expect(select.selectedOptions[0]!.textContent).toBe('English only (CLIP)');
   });
 
   describe('the local API', () => {

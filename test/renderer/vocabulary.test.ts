@@ -196,6 +196,7 @@ describe('in the library view', () => {
       localApi: false,
       localApiPort: 8421,
       localApiOrigins: [],
+      searchLanguage: 'auto',
       tagThreshold: 0.03,
     };
     render(LibraryView, {

@@ -112,6 +112,7 @@ describe('settings.set in the contract', () => {
       localApi: false,
       localApiPort: 8421,
       localApiOrigins: [],
+      searchLanguage: 'auto',
       tagThreshold: 0.03,
     };
     const set = vi.fn<Handlers['settings.set']>(

@@ -1,6 +1,8 @@
 // glance search TEXT and glance similar FILE: ranked photos, with filters by tag, folder and date.
 import { parseArgs } from 'node:util';
-import type { SearchHit, SearchQuery } from '../../engine/library/library.ts';
+import { MULTILINGUAL_TEXT_ID } from '../../../native-models/catalog.ts';
+import type { SearchHit, SearchLanguage, SearchQuery } from '../../engine/library/library.ts';
+import { readSettings } from '../../engine/settings.ts';
 import { type CliIo, EXIT, UsageError } from '../io.ts';
 import {
   ensureLibraryClip,
@@ -15,6 +17,9 @@ const FILTERS_HELP = `  --limit N              at most N photos (default 20)
   --tag TAG              only photos with this tag (repeatable: all of them)
   --folder DIR           only photos under DIR
   --from DATE, --to DATE only photos taken in this range (YYYY, YYYY-MM or YYYY-MM-DD)
+  --lang auto|en|multi   which model reads TEXT: en CLIP's own (English), multi the multilingual text model (50+
+                         languages; glance models download ${MULTILINGUAL_TEXT_ID}), auto (the default, or the
+                         Settings choice) the multilingual one for text that is not English when it is installed
 ${LIBRARY_OPTIONS_HELP}`;
 
 export const searchUsage = `Usage: glance search [TEXT] [options]
@@ -41,6 +46,7 @@ const OPTIONS = {
   folder: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
+  lang: { type: 'string' },
 } as const;
 
 function printHits(hits: SearchHit[], json: boolean | undefined, io: CliIo): void {
@@ -73,8 +79,19 @@ async function run(argv: string[], io: CliIo, mode: 'search' | 'similar'): Promi
   }
   // filters alone read the index; a text or an image to compare needs the model itself
   if (q.text !== undefined || q.like) await ensureLibraryClip(values, io, 'search photos');
+  if (values.lang !== undefined && !['auto', 'en', 'multi'].includes(values.lang)) {
+    throw new UsageError(`--lang takes auto, en or multi (got "${values.lang}")`);
+  }
   const lib = openLibrary(values, io);
   try {
+    if (q.text !== undefined) {
+      q.lang =
+        (values.lang as SearchLanguage | undefined) ?? readSettings(lib.store, 'the library').settings.searchLanguage;
+      // said on stderr, so that piped output stays the photos alone
+      if ((await lib.textEncoderFor(q.text, q.lang)) === 'multilingual' && !values.json) {
+        io.err('(read by the multilingual text model)\n');
+      }
+    }
     printHits(await lib.search(q), values.json, io);
     return EXIT.ok;
   } finally {

@@ -20,6 +20,8 @@ export interface EngineBackendOptions {
   chatModels: () => Map<string, VisionChatLoadOptions>;
   /** The id "default" stands for (the settings' chat model, or the one `serve` was given); null: the first. */
   defaultChat: () => string | null;
+  /** The settings' search language, for a search request that names none. */
+  searchLanguage: () => 'auto' | 'en' | 'multi';
   /** A CLIP model folder for embeddings (`serve --clip-model DIR`); default: the library's own model. */
   clipDir?: string;
 }
@@ -147,6 +149,7 @@ export function engineBackend(o: EngineBackendOptions): ApiBackend {
         ...(q.from !== undefined ? { from: q.from } : {}),
         ...(q.to !== undefined ? { to: q.to } : {}),
         limit: q.limit ?? 20,
+        lang: q.lang ?? o.searchLanguage(),
       });
       return hits.map((h) => ({
         id: h.id,

@@ -185,5 +185,7 @@ export const searchBody = v.strictObject({
   from: v.optional(ms),
   to: v.optional(ms),
   limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(500))),
+  /** Which text encoder reads the query (default: the settings'): see `glance search --lang`. */
+  lang: v.optional(v.picklist(['auto', 'en', 'multi'])),
 });
 export type SearchBody = v.InferOutput<typeof searchBody>;

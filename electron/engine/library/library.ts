@@ -4,8 +4,10 @@ import { existsSync } from 'node:fs';
 import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import chokidar from 'chokidar';
+import { MULTILINGUAL_TEXT_ID, TEXT_CATALOG } from '../../../native-models/catalog.ts';
 import { type ClipLoadOptions, ClipModel, type Variant } from '../../../native-models/clip/model.ts';
 import { labelEmbeddings, zeroShotProbabilities } from '../../../native-models/clip/zero-shot.ts';
+import { MultilingualTextEncoder } from '../../../native-models/multilingual/text-encoder.ts';
 import { logitScaleFor } from '../classify.ts';
 import { type Db, openDatabase } from '../db/database.ts';
 import { glancePaths } from '../paths.ts';
@@ -20,6 +22,7 @@ import {
   type ShownCaption,
 } from './captions.ts';
 import { Indexer, type IndexProgress } from './indexer.ts';
+import { queryLanguage } from './query-language.ts';
 import { type FolderRow, LibraryStore, type PhotoRow, type PhotoTag } from './store.ts';
 import { DEFAULT_THRESHOLD, retagInSlices, SLICE_ROWS, Tagger, yieldToLoop } from './tagger.ts';
 import { removeThumbnails, SWEEP_AGE_MS, type SweepResult, sweepThumbnails, thumbnailPath } from './thumbnails.ts';
@@ -40,7 +43,13 @@ export interface LibraryOptions extends Omit<ClipLoadOptions, 'towers'> {
 export class LibraryError extends Error {
   override readonly name = 'LibraryError';
   constructor(
-    readonly code: 'folder-missing' | 'folder-nested' | 'photo-not-indexed' | 'bad-request' | 'busy',
+    readonly code:
+      | 'folder-missing'
+      | 'folder-nested'
+      | 'photo-not-indexed'
+      | 'bad-request'
+      | 'busy'
+      | 'text-model-missing',
     message: string,
   ) {
     super(message);
@@ -57,7 +66,14 @@ export interface SearchQuery {
   from?: number;
   to?: number;
   limit?: number;
+  /**
+   * Which text encoder reads `text`: 'en' CLIP's own, 'multi' the multilingual one (it must be installed), 'auto'
+   * (the default) the multilingual one for queries not in English when it is installed (query-language.ts).
+   */
+  lang?: SearchLanguage;
 }
+
+export type SearchLanguage = 'auto' | 'en' | 'multi';
 
 /** What Look shows for an image (Library.look). */
 export interface LookResult {
@@ -125,6 +141,7 @@ export class Library {
   readonly modelId: string;
   readonly thumbnailsDir: string;
   private model: Promise<ClipModel> | null = null;
+  private multilingual: Promise<MultilingualTextEncoder> | null = null;
   private tagger: Promise<Tagger> | null = null;
   private lastRetagged = 0;
   private index: VectorIndex | null = null;
@@ -195,6 +212,7 @@ export class Library {
     this.closing.abort();
     this.running?.cancel();
     void this.model?.then((m) => m.release()).catch(() => {});
+    void this.multilingual?.then((m) => m.release()).catch(() => {});
     this.saveVectors();
     this.index?.close();
     this.db.close();
@@ -542,6 +560,62 @@ export class Library {
 
   // ---- search ----
 
+  /**
+   * The text encoder a query goes to (see SearchQuery.lang). 'multi' without the multilingual model, or with a library
+   * indexed with another CLIP model than the one it was trained against, is refused with what to do; 'auto' then
+   * stays with CLIP.
+   */
+  async textEncoderFor(text: string, lang: SearchLanguage = 'auto'): Promise<'clip' | 'multilingual'> {
+    if (lang === 'en') return 'clip';
+    const why = this.multilingualUnavailable();
+    if (lang === 'multi') {
+      if (why) throw new LibraryError('text-model-missing', why);
+      return 'multilingual';
+    }
+    if (why) return 'clip';
+    return (await queryLanguage(text)) === 'other' ? 'multilingual' : 'clip';
+  }
+
+  /** Why the multilingual text model cannot search this library, or null when it can. */
+  multilingualUnavailable(): string | null {
+    const entry = TEXT_CATALOG.find((e) => e.id === MULTILINGUAL_TEXT_ID)!;
+    const dir = path.join(glancePaths(this.options.home).models, entry.id);
+    if (!entry.files.every((f) => existsSync(path.join(dir, f.file)))) {
+      return `the multilingual text model is not installed: glance models download ${entry.id} (${Math.round(entry.files.reduce((n, f) => n + f.size, 0) / 1e6)} MB)`;
+    }
+    const clip = path.basename(path.resolve(this.options.modelDir));
+    if (clip !== entry.pairsWith) {
+      return `the library is indexed with ${clip}; the multilingual text model searches photos indexed with ${entry.pairsWith} (glance models use ${entry.pairsWith}, then index again)`;
+    }
+    return null;
+  }
+
+  private async encodeQuery(text: string, encoder: 'clip' | 'multilingual'): Promise<Float32Array[]> {
+    if (encoder === 'clip') return (await this.clip()).encodeTexts([text]);
+    if (!this.multilingual) {
+      const entry = TEXT_CATALOG.find((e) => e.id === MULTILINGUAL_TEXT_ID)!;
+      const dir = path.join(glancePaths(this.options.home).models, entry.id);
+      const loading = MultilingualTextEncoder.load(
+        dir,
+        entry,
+        this.options.threads ? { threads: this.options.threads } : {},
+      );
+      this.multilingual = loading;
+      loading.catch(() => {
+        if (this.multilingual === loading) this.multilingual = null;
+      });
+    }
+    const encoder_ = await this.multilingual;
+    const dim = this.store.embeddingDim(this.modelId);
+    if (dim !== undefined && encoder_.dim !== dim) {
+      throw new LibraryError(
+        'text-model-missing',
+        `the multilingual text model writes ${encoder_.dim} numbers, the library's photos have ${dim}: they cannot be compared`,
+      );
+    }
+    return encoder_.encode([text]);
+  }
+
   async search(q: SearchQuery): Promise<SearchHit[]> {
     const limit = q.limit ?? 20;
     if (!(limit > 0)) throw new LibraryError('bad-request', 'the limit must be above 0');
@@ -554,7 +628,7 @@ export class Library {
     let exclude: number | undefined;
     if (q.text !== undefined) {
       if (!q.text.trim()) throw new LibraryError('bad-request', 'the search text is empty');
-      [query] = await (await this.clip()).encodeTexts([q.text]);
+      [query] = await this.encodeQuery(q.text, await this.textEncoderFor(q.text, q.lang));
     } else if (q.like) {
       ({ query, exclude } = await this.queryFor(q.like));
     }

@@ -32,6 +32,8 @@ export interface EngineSettings {
   localApi: boolean;
   localApiPort: number;
   localApiOrigins: string[];
+  /** Which text encoder reads search queries: 'auto' (other languages to the multilingual model when installed). */
+  searchLanguage: 'auto' | 'en' | 'multi';
 }
 
 /** The local API as the engine runs it now: the IPC contract's view, which main passes on as it is. */
@@ -46,6 +48,8 @@ export interface EngineSearch {
   from?: number;
   to?: number;
   limit?: number;
+  /** Default: the settings' searchLanguage. */
+  lang?: 'auto' | 'en' | 'multi';
 }
 
 type R<T> = Promise<Result<T>>;

@@ -161,6 +161,7 @@ function reconcileApi(): Promise<void> {
           chat,
           library: lib,
           chatModels: apiChatModels,
+          searchLanguage: () => settings().settings.searchLanguage,
           defaultChat: () =>
             chosen ? ('label' in chosen ? chosen.label : chosen.catalogId) : settings().settings.chatModel,
           ...(want.clipDir ? { clipDir: want.clipDir } : {}),
@@ -342,6 +343,7 @@ const methods: EngineMethods = {
         ...(a.from !== undefined ? { from: a.from } : {}),
         ...(a.to !== undefined ? { to: a.to } : {}),
         ...(a.limit ? { limit: a.limit } : {}),
+        lang: a.lang ?? settings().settings.searchLanguage,
       });
     }),
   libDuplicates: (a) => findDuplicates(a.threshold),

@@ -49,6 +49,12 @@ const GROUPS: Omit<ModelGroup, 'models'>[] = [
     blurb: 'CLIP models read your photos for tags, text search and "more like this".',
   },
   {
+    kind: 'text',
+    title: 'Search in your language',
+    blurb:
+      "A text model trained into CLIP ViT-B/32's space: search the photos already indexed with words in 50+ languages.",
+  },
+  {
     kind: 'chat',
     title: 'Chat',
     blurb: 'Vision language models answer questions about images, in chat and screenshot-and-ask.',

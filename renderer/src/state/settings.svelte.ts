@@ -21,7 +21,15 @@ export interface SettingsForm {
   localApiPort: number | null;
   /** The allowed web origins as typed: one a line, blank lines ignored. */
   localApiOrigins: string;
+  searchLanguage: SettingsView['searchLanguage'];
 }
+
+/** The choices for the text model that reads a search, in the order Settings lists them. */
+export const SEARCH_LANGUAGES: readonly { value: SettingsView['searchLanguage']; label: string }[] = [
+  { value: 'auto', label: 'Automatic: other languages to the multilingual model when it is installed' },
+  { value: 'en', label: 'English only (CLIP)' },
+  { value: 'multi', label: 'Any language (multilingual model)' },
+];
 
 export const THRESHOLD = { min: 0, max: 0.2, step: 0.005 } as const;
 
@@ -52,6 +60,7 @@ function formOf(s: SettingsView): SettingsForm {
     localApi: s.localApi,
     localApiPort: s.localApiPort,
     localApiOrigins: s.localApiOrigins.join('\n'),
+    searchLanguage: s.searchLanguage,
   };
 }
 
@@ -71,6 +80,7 @@ export class SettingsState {
     localApi: false,
     localApiPort: 8421,
     localApiOrigins: '',
+    searchLanguage: 'auto',
   });
   /** Installed chat models, for the default chat model. */
   chatModels = $state<ModelView[]>([]);
@@ -132,6 +142,7 @@ export class SettingsState {
       c.localApiPort = f.localApiPort;
     const origins = originLines(f.localApiOrigins);
     if (origins.join('\n') !== s.localApiOrigins.join('\n')) c.localApiOrigins = origins;
+    if (f.searchLanguage !== s.searchLanguage) c.searchLanguage = f.searchLanguage;
     return c;
   });
 
