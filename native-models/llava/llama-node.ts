@@ -214,26 +214,28 @@ class LlamaNodeChat implements VisionChat {
     let first = 0;
     let received = '';
     let pieces = 0;
-    const task = this.ctx.completion(
-      {
-        messages,
-        ...(this.template.kind === 'model' ? { jinja: true } : {}),
-        ...(this.template.kind === 'named' ? { jinja: false, chat_template: this.template.name } : {}),
-        ...(this.template.kind === 'jinja' ? { jinja: true, chat_template: this.template.source } : {}),
-        n_predict: options.maxTokens ?? 1024,
-        ...bindingSampling(sampling),
-        // Grammar-constrained sampling (short answers): llama.cpp masks every token the grammar does not allow.
-        ...(options.grammar ? { grammar: options.grammar } : {}),
-      },
-      (t) => {
-        if (!first) first = performance.now();
-        if (t.token) {
-          pieces++;
-          received += t.token;
-          options.onToken?.(t.token);
-        }
-      },
-    );
+    const { task } = await this.startCompletion(() => ({
+      task: this.ctx.completion(
+        {
+          messages,
+          ...(this.template.kind === 'model' ? { jinja: true } : {}),
+          ...(this.template.kind === 'named' ? { jinja: false, chat_template: this.template.name } : {}),
+          ...(this.template.kind === 'jinja' ? { jinja: true, chat_template: this.template.source } : {}),
+          n_predict: options.maxTokens ?? 1024,
+          ...bindingSampling(sampling),
+          // Grammar-constrained sampling (short answers): llama.cpp masks every token the grammar does not allow.
+          ...(options.grammar ? { grammar: options.grammar } : {}),
+        },
+        (t) => {
+          if (!first) first = performance.now();
+          if (t.token) {
+            pieces++;
+            received += t.token;
+            options.onToken?.(t.token);
+          }
+        },
+      ),
+    }));
     this.running = task;
     if (this.stopAsked) this.ctx.stopCompletion();
     let r: Completion;
@@ -275,6 +277,23 @@ class LlamaNodeChat implements VisionChat {
         sampling,
       },
     };
+  }
+
+  /**
+   * Starts a native completion. llama.node refuses one while its context still marks the previous one as in progress
+   * ("Another completion is in progress"), which it clears from its worker thread as that one ends: seen once in CI,
+   * right after the previous answer was returned. So that refusal is retried for a moment; a context still busy after
+   * it fails the request like any failed completion (the chat service then releases the context and loads it again).
+   */
+  private async startCompletion<T extends object>(start: () => T): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return start();
+      } catch (err) {
+        if (attempt >= 50 || !/Another completion is in progress/.test((err as Error)?.message ?? '')) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
   }
 
   stop(): void {
