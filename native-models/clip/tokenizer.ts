@@ -31,17 +31,7 @@ export class ClipTokenizer {
   ) {}
 
   static async load(file: string, contextLength = CLIP_CONTEXT_LENGTH): Promise<ClipTokenizer> {
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(await readFile(file, 'utf8'));
-    } catch (err) {
-      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new ModelError(
-        missing ? 'model-file-missing' : 'model-config-invalid',
-        missing ? `tokenizer.json is missing: ${file}` : `tokenizer.json is not valid JSON: ${file}`,
-        { cause: err },
-      );
-    }
+    const json = await readTokenizerJson(file);
     const added = Array.isArray(json.added_tokens) ? (json.added_tokens as { id: number; content: string }[]) : [];
     const idOf = (content: string) => added.find((t) => t.content === content)?.id;
     const bos = idOf('<|startoftext|>');
@@ -86,6 +76,20 @@ export class ClipTokenizer {
     return padRows(
       texts.map((t) => this.encode(t)),
       this.padId,
+    );
+  }
+}
+
+/** A tokenizer.json's content; a missing file or one that is not JSON is a ModelError naming it. */
+export async function readTokenizerJson(file: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new ModelError(
+      missing ? 'model-file-missing' : 'model-config-invalid',
+      missing ? `tokenizer.json is missing: ${file}` : `tokenizer.json is not valid JSON: ${file}`,
+      { cause: err },
     );
   }
 }

@@ -12,9 +12,8 @@
 // walk by code point and do. So "𩸽の塩焼き" was one word "𩸽の" for the library ("𩸽" then "##の") where BERT reads
 // two words ("𩸽", "の"). `isolateAstralIdeographs` puts those spaces in before the library runs; the spaces it adds
 // are the ones BertNormalizer would add, and whitespace only separates words, so nothing else changes.
-import { readFile } from 'node:fs/promises';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { padRows, type TokenBatch } from '../clip/tokenizer.ts';
+import { padRows, readTokenizerJson, type TokenBatch } from '../clip/tokenizer.ts';
 import { ModelError } from '../errors.ts';
 
 /** sentence-transformers' max_seq_length for clip-ViT-B-32-multilingual-v1 (and DistilBERT's usual limit). */
@@ -49,17 +48,7 @@ export class WordPieceTokenizer {
   ) {}
 
   static async load(file: string): Promise<WordPieceTokenizer> {
-    let json: TokenizerJson;
-    try {
-      json = JSON.parse(await readFile(file, 'utf8'));
-    } catch (err) {
-      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new ModelError(
-        missing ? 'model-file-missing' : 'model-config-invalid',
-        missing ? `tokenizer.json is missing: ${file}` : `tokenizer.json is not valid JSON: ${file}`,
-        { cause: err },
-      );
-    }
+    const json = (await readTokenizerJson(file)) as TokenizerJson;
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
       throw new ModelError('model-config-invalid', `${file} is not a tokenizer.json: it holds no object`);
     }

@@ -11,7 +11,7 @@
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { clipTokenizerPath } from '../fixtures/clip-tokenizer-json.ts';
-import { buildModel, type NodeSpec, type TensorSpec } from '../fixtures/onnx-writer.ts';
+import { buildModel, GraphBuilder } from '../fixtures/onnx-writer.ts';
 
 export interface TowerShape {
   width: number;
@@ -54,39 +54,14 @@ function randomTensor(seed: { s: number }, n: number, std: number): Float32Array
 }
 
 /** Builds one tower's graph: nodes and initializers, with fresh names. */
-class Graph {
-  readonly nodes: NodeSpec[] = [];
-  readonly initializers: TensorSpec[] = [];
-  private n = 0;
+class Graph extends GraphBuilder {
   private readonly quantizedInputs = new Map<string, [string, string, string]>();
 
   constructor(
     private readonly seed: { s: number },
     private readonly quantized: boolean,
-  ) {}
-
-  private name(base: string): string {
-    return `${base}_${this.n++}`;
-  }
-
-  op(op: string, inputs: string[], attributes?: NodeSpec['attributes']): string {
-    const out = this.name(op.toLowerCase());
-    this.nodes.push({ op, inputs, outputs: [out], ...(attributes ? { attributes } : {}) });
-    return out;
-  }
-
-  const(base: string, t: Omit<TensorSpec, 'name'>): string {
-    const name = this.name(base);
-    this.initializers.push({ name, ...t });
-    return name;
-  }
-
-  ints(values: number[]): string {
-    return this.const('ints', { type: 'int64', dims: [values.length], data: BigInt64Array.from(values, BigInt) });
-  }
-
-  scalar(v: number): string {
-    return this.const('scalar', { type: 'float32', dims: [], data: Float32Array.of(v) });
+  ) {
+    super();
   }
 
   random(base: string, dims: number[], std = 0.02): string {
@@ -146,11 +121,6 @@ class Graph {
     const fc1 = this.linear(this.layerNorm(x1, width), width, width * 4);
     const gelu = this.op('Mul', [fc1, this.op('Sigmoid', [this.op('Mul', [fc1, this.scalar(1.702)])])]);
     return this.op('Add', [x1, this.linear(gelu, width * 4, width)]);
-  }
-
-  /** Renames the last node's output, so the graph ends in the export's output name. */
-  output(name: string): void {
-    this.nodes.at(-1)!.outputs = [name];
   }
 }
 

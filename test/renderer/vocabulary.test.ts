@@ -6,7 +6,7 @@ import type { ChannelArg, SettingsView, VocabularyView } from '../../electron/ip
 import VocabularyEditor from '../../renderer/src/components/library/VocabularyEditor.svelte';
 import { fromDraft, LibraryState, toDraft } from '../../renderer/src/state/library.svelte.ts';
 import LibraryView from '../../renderer/src/views/LibraryView.svelte';
-import { fakeGlance } from './fake-glance.ts';
+import { fakeGlance, SETTINGS } from './fake-glance.ts';
 
 afterEach(() => cleanup());
 
@@ -186,19 +186,7 @@ describe('the vocabulary editor', () => {
 
 describe('in the library view', () => {
   it('is the third tab, next to Photos and Duplicates', async () => {
-    const settings: SettingsView = {
-      hotkey: 'Ctrl+Shift+G',
-      dataFolder: '/data',
-      threads: null,
-      gpuLayers: 'auto',
-      chatModel: null,
-      captionNewPhotos: false,
-      localApi: false,
-      localApiPort: 8421,
-      localApiOrigins: [],
-      searchLanguage: 'auto',
-      tagThreshold: 0.03,
-    };
+    const settings: SettingsView = { ...SETTINGS };
     render(LibraryView, {
       api: fakeGlance({
         'library.folders': [{ id: 1, path: '/p', photos: 0 }],

@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { acceleratorProblem } from '../../common/accelerator.ts';
 import { CHANNELS, type ChannelResult, type SettingsView } from '../../electron/ipc/contract.ts';
 import { dispatch, type Handlers } from '../../electron/main/router.ts';
+import { SETTINGS } from '../renderer/fake-glance.ts';
 
 describe('acceleratorProblem', () => {
   it('accepts a modifier with one key', () => {
@@ -102,19 +103,7 @@ describe('settings.set in the contract', () => {
   });
 
   it('the router refuses a bare key before the handler sees it', async () => {
-    const saved: SettingsView = {
-      hotkey: 'CommandOrControl+Shift+Space',
-      dataFolder: '/data',
-      threads: null,
-      gpuLayers: 'auto',
-      chatModel: null,
-      captionNewPhotos: false,
-      localApi: false,
-      localApiPort: 8421,
-      localApiOrigins: [],
-      searchLanguage: 'auto',
-      tagThreshold: 0.03,
-    };
+    const saved: SettingsView = { ...SETTINGS, hotkey: 'CommandOrControl+Shift+Space' };
     const set = vi.fn<Handlers['settings.set']>(
       (a): ChannelResult<'settings.set'> => ({ ...saved, hotkey: a.hotkey ?? saved.hotkey }),
     );

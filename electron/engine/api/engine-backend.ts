@@ -127,10 +127,16 @@ export function engineBackend(o: EngineBackendOptions): ApiBackend {
         return { model: id, vectors, tokens: 0 };
       }
       const model = await ownClip();
-      const vectors: Float32Array[] = [];
-      for (const x of r.inputs) {
-        if ('text' in x) vectors.push((await model.encodeTexts([x.text]))[0]!);
-        else vectors.push((await model.encodeImageTensors([await model.preprocess(imageInput(x.image))]))[0]!);
+      // the texts in one batch, the images one by one (each decoded and preprocessed), back in the order given
+      const texts = r.inputs.flatMap((x, i) => ('text' in x ? [{ i, text: x.text }] : []));
+      const vectors: Float32Array[] = new Array(r.inputs.length);
+      const encoded = texts.length > 0 ? await model.encodeTexts(texts.map((t) => t.text)) : [];
+      texts.forEach((t, k) => {
+        vectors[t.i] = encoded[k]!;
+      });
+      for (const [i, x] of r.inputs.entries()) {
+        if ('image' in x)
+          vectors[i] = (await model.encodeImageTensors([await model.preprocess(imageInput(x.image))]))[0]!;
       }
       return { model: id, vectors, tokens: 0 };
     },

@@ -473,6 +473,7 @@ export function toApiError(err: unknown): ApiError {
     case 'busy':
       return new ApiError(429, 'rate_limit_error', 'busy', message, 2);
     case 'bad-request':
+    case 'text-model-missing':
       return new ApiError(400, 'invalid_request_error', 'invalid_request', message);
     case 'not-found':
     case 'photo-not-indexed':
