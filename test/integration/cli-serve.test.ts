@@ -7,6 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../electron/engine/db/database.ts';
+import { LibraryStore } from '../../electron/engine/library/store.ts';
+import { DEFAULT_SETTINGS } from '../../electron/engine/settings.ts';
 import { repoRoot } from '../fixtures/repo.ts';
 import { type TinyLlava, writeTinyLlava } from '../fixtures/tiny-llava.ts';
 
@@ -92,6 +95,32 @@ describe('glance serve', () => {
     expect(await exited).toBe(0);
     // nothing listens there any more
     await expect(fetch(`http://127.0.0.1:${port}/v1/models`)).rejects.toThrow();
+  });
+
+  it('takes its port from Settings → Local API when none is given', async () => {
+    const spare = await hold();
+    const port = portOf(spare);
+    await new Promise<void>((resolve) => spare.close(() => resolve()));
+    const db = openDatabase(path.join(home, 'glance.db'));
+    try {
+      new LibraryStore(db).setSetting('app_settings', JSON.stringify({ ...DEFAULT_SETTINGS, localApiPort: port }));
+    } finally {
+      db.close();
+    }
+    const child = spawn(process.execPath, [BIN, 'serve', '--chat-model', tiny.model, '--mmproj', tiny.mmproj], {
+      env: { ...process.env, GLANCE_HOME: home },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await expect.poll(() => out).toContain(`Glance API on http://127.0.0.1:${port}/v1`);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
   });
 
   it('says so when the port is taken, and refuses bad options with a sentence', async () => {

@@ -7,8 +7,12 @@ import { parseArgs } from 'node:util';
 import { type ApiConfig, DEFAULT_API_PORT, isOrigin } from '../../engine/api/config.ts';
 import { apiToken } from '../../engine/api/token.ts';
 import { chooseChatModel } from '../../engine/chat/model-choice.ts';
+import { openDatabase } from '../../engine/db/database.ts';
+import { LibraryStore } from '../../engine/library/store.ts';
 import { glancePaths, resolveHome } from '../../engine/paths.ts';
+import type { EngineSettings } from '../../engine/process/contract.ts';
 import { EngineSupervisor } from '../../engine/process/supervisor.ts';
+import { DEFAULT_SETTINGS, readSettings } from '../../engine/settings.ts';
 import { type CliIo, EXIT, UsageError } from '../io.ts';
 
 export const usage = `Usage: glance serve [--port N] [--chat-model ID|FILE --mmproj FILE] [--clip-model DIR] [--origin URL]...
@@ -20,12 +24,13 @@ POST /v1/embeddings (CLIP: strings, and images as data: URLs), POST /v1/glance/s
 Every request needs the token: Authorization: Bearer <token>.
 
 Options:
-  --port N               the port (default ${DEFAULT_API_PORT}; 0: any free one)
+  --port N               the port (default: the one in Settings → Local API, ${DEFAULT_API_PORT} unless changed; 0: any free one)
   --chat-model ID|FILE   the chat model requests get for "default" (a catalog id or a .gguf file; default: the
                          one chosen in Settings, else the installed one); installed catalog models are served too
   --mmproj FILE          the vision projector for --chat-model FILE
   --clip-model DIR       a CLIP model folder for /v1/embeddings (default: the library's model)
-  --origin URL           a web page origin allowed to call the API (e.g. http://localhost:3000); none by default
+  --origin URL           a web page origin allowed to call the API (e.g. http://localhost:3000); default: those
+                         allowed in Settings, none unless added
   --print-token          print the token (made if there is none yet) and exit
   --home DIR             Glance's data folder (default: GLANCE_HOME, else the app-data folder)
 `;
@@ -51,10 +56,13 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     io.out(`${token}\n`);
     return EXIT.ok;
   }
-  const port = values.port === undefined ? DEFAULT_API_PORT : Number(values.port);
+  // defaults from Settings → Local API (the port and the allowed origins the window shows), if saved
+  const saved = savedApiSettings(home);
+  const port = values.port === undefined ? saved.localApiPort : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(`--port must be a whole number from 0 to 65535 (got "${values.port}")`);
   }
+  const origins = values.origin ?? saved.localApiOrigins;
   for (const o of values.origin ?? []) {
     if (!isOrigin(o)) throw new UsageError(`--origin takes an origin such as http://localhost:3000 (got "${o}")`);
   }
@@ -83,7 +91,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     port,
     ...(chat ? { chat } : {}),
     ...(values['clip-model'] ? { clipDir: values['clip-model'] } : {}),
-    ...(values.origin?.length ? { origins: values.origin } : {}),
+    ...(origins.length ? { origins } : {}),
   };
   let announced = false;
   const engine = new EngineSupervisor({
@@ -115,5 +123,17 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     await engine.stop();
+  }
+}
+
+/** The Local API settings saved in the data folder (the defaults when there is no database yet). */
+function savedApiSettings(home: string): Pick<EngineSettings, 'localApiPort' | 'localApiOrigins'> {
+  const paths = glancePaths(home);
+  if (!existsSync(paths.db)) return DEFAULT_SETTINGS;
+  const db = openDatabase(paths.db);
+  try {
+    return readSettings(new LibraryStore(db), paths.db).settings;
+  } finally {
+    db.close();
   }
 }
