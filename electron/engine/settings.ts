@@ -1,8 +1,9 @@
 // The app's settings as the engine keeps them: one JSON value in the database's settings table. A damaged value
 // never stops the engine and is never silently dropped: Glance runs on the defaults, keeps a copy of what it could
 // not read, and says so. Settings that shape a model load (threads, GPU layers) go into every load from here.
+
+import { DEFAULT_API_PORT, isWebOrigin, LOCAL_API_LIMITS } from '../../common/local-api.ts';
 import type { VisionChatLoadOptions } from '../../native-models/llava/vision-chat.ts';
-import { DEFAULT_API_PORT, isOrigin } from './api/config.ts';
 import { chooseChatModel } from './chat/model-choice.ts';
 import type { GlancePaths } from './paths.ts';
 import type { EngineSettings } from './process/contract.ts';
@@ -41,9 +42,11 @@ const valid: { [K in keyof EngineSettings]: (v: unknown) => boolean } = {
   chatModel: (v) => v === null || typeof v === 'string',
   captionNewPhotos: (v) => typeof v === 'boolean',
   localApi: (v) => typeof v === 'boolean',
-  localApiPort: (v) => Number.isInteger(v) && (v as number) >= 1024 && (v as number) <= 65535,
+  localApiPort: (v) =>
+    Number.isInteger(v) && (v as number) >= LOCAL_API_LIMITS.minPort && (v as number) <= LOCAL_API_LIMITS.maxPort,
   searchLanguage: (v) => v === 'auto' || v === 'en' || v === 'multi',
-  localApiOrigins: (v) => Array.isArray(v) && v.length <= 20 && v.every((o) => typeof o === 'string' && isOrigin(o)),
+  localApiOrigins: (v) =>
+    Array.isArray(v) && v.length <= LOCAL_API_LIMITS.origins && v.every((o) => typeof o === 'string' && isWebOrigin(o)),
 };
 
 /** The line of a JSON.parse error ("... at position 42"), counted in the text. */

@@ -6,6 +6,7 @@
 // or library photo ids, folders are chosen in a native dialog by the main process, models are catalog ids.
 import * as v from 'valibot';
 import { acceleratorProblem } from '../../common/accelerator.ts';
+import { isWebOrigin, LOCAL_API_LIMITS } from '../../common/local-api.ts';
 import type { ErrorInfo, Result } from './result.ts';
 
 const id = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER));
@@ -266,8 +267,6 @@ export interface ApiStatusView {
   /** Chat requests running or waiting for the model now, the window's and the API's together. */
   requests: number;
 }
-/** The local API's limits, as the engine checks them (electron/engine/settings.ts). */
-export const LOCAL_API_LIMITS = { minPort: 1024, maxPort: 65535, origins: 20, origin: 200 } as const;
 
 // ---- argument schemas ----
 
@@ -332,12 +331,8 @@ const sendArg = v.strictObject({
 const regenerateArg = v.strictObject({ conversationId: id, model: modelChoice });
 const editArg = v.strictObject({ conversationId: id, messageId: id, text: text(32_000), model: modelChoice });
 const modelArg = v.strictObject({ id: catalogId });
-/** A web origin allowed to call the local API: scheme, host and port, no path (the engine's own check, api/config.ts). */
-const webOrigin = v.pipe(
-  v.string(),
-  v.maxLength(LOCAL_API_LIMITS.origin),
-  v.regex(/^https?:\/\/[a-z0-9.-]+(:[0-9]{1,5})?$|^https?:\/\/\[[0-9a-f:]+\](:[0-9]{1,5})?$/i, 'an http(s) origin'),
-);
+/** A web origin allowed to call the local API: scheme, host and port, no path (common/local-api.ts). */
+const webOrigin = v.pipe(v.string(), v.check(isWebOrigin, 'an http(s) origin'));
 const settingsArg = v.strictObject({
   /** A global shortcut is taken from every app: a modifier and one key, nothing typed, nothing the system keeps. */
   hotkey: v.optional(

@@ -43,14 +43,7 @@ export class ClipTokenizer {
       );
     }
     const padding = json.padding as { pad_id?: number } | null | undefined;
-    let tokenizer: Tokenizer;
-    try {
-      tokenizer = new Tokenizer(json, {});
-    } catch (err) {
-      throw new ModelError('model-config-invalid', `${file} could not be loaded as a tokenizer: ${String(err)}`, {
-        cause: err,
-      });
-    }
+    const tokenizer = tokenizerFrom(json, file);
     return new ClipTokenizer(tokenizer, bos, eos, padding?.pad_id ?? eos, contextLength);
   }
 
@@ -91,6 +84,17 @@ export async function readTokenizerJson(file: string): Promise<Record<string, un
       missing ? `tokenizer.json is missing: ${file}` : `tokenizer.json is not valid JSON: ${file}`,
       { cause: err },
     );
+  }
+}
+
+/** The library's tokenizer for a tokenizer.json's content; one it cannot build is a ModelError naming the file. */
+export function tokenizerFrom(json: object, file: string): Tokenizer {
+  try {
+    return new Tokenizer(json, {});
+  } catch (err) {
+    throw new ModelError('model-config-invalid', `${file} could not be loaded as a tokenizer: ${String(err)}`, {
+      cause: err,
+    });
   }
 }
 

@@ -12,8 +12,8 @@
 // walk by code point and do. So "𩸽の塩焼き" was one word "𩸽の" for the library ("𩸽" then "##の") where BERT reads
 // two words ("𩸽", "の"). `isolateAstralIdeographs` puts those spaces in before the library runs; the spaces it adds
 // are the ones BertNormalizer would add, and whitespace only separates words, so nothing else changes.
-import { Tokenizer } from '@huggingface/tokenizers';
-import { padRows, readTokenizerJson, type TokenBatch } from '../clip/tokenizer.ts';
+import type { Tokenizer } from '@huggingface/tokenizers';
+import { padRows, readTokenizerJson, type TokenBatch, tokenizerFrom } from '../clip/tokenizer.ts';
 import { ModelError } from '../errors.ts';
 
 /** sentence-transformers' max_seq_length for clip-ViT-B-32-multilingual-v1 (and DistilBERT's usual limit). */
@@ -90,14 +90,7 @@ export class WordPieceTokenizer {
         `${file} is not a BERT tokenizer: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in its vocabulary`,
       );
     }
-    let tokenizer: Tokenizer;
-    try {
-      tokenizer = new Tokenizer(json, {});
-    } catch (err) {
-      throw new ModelError('model-config-invalid', `${file} could not be loaded as a tokenizer: ${String(err)}`, {
-        cause: err,
-      });
-    }
+    const tokenizer = tokenizerFrom(json, file);
     return new WordPieceTokenizer(tokenizer, cls, sep, pad);
   }
 

@@ -17,10 +17,11 @@ import { ModelManager } from '../../electron/engine/models/model-manager.ts';
 import { glancePaths } from '../../electron/engine/paths.ts';
 import type { FakeHub } from '../fixtures/fake-hub.ts';
 import * as img from '../fixtures/images.ts';
+import { installTinyClip } from '../fixtures/installed-model.ts';
 import { repoRoot } from '../fixtures/repo.ts';
 import { type Bridge, startBridge } from './bridge.ts';
 import { launchChromium } from './browser.ts';
-import { E2E_CHAT_ID, installTinyClip, startModelHub, writePhotos } from './fixtures.ts';
+import { E2E_CHAT_ID, startModelHub, writePhotos } from './fixtures.ts';
 import { buildRenderer } from './renderer-build.ts';
 
 const SHOTS = path.join(repoRoot, 'test-output', 'e2e');

@@ -1,9 +1,9 @@
 // What the end-to-end tests start from: a local fake hub that serves the tiny CLIP and LLaVA fixture models under
 // the catalog's repositories and file names, and a folder of generated photos. The default CLIP model's files are
-// pinned to their reviewed hashes, so the window must refuse the hub's stand-in for them (installTinyClip puts the
-// tiny model in place instead); Gemma 3's are trusted on first use, so the stand-in downloads and installs.
-import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+// pinned to their reviewed hashes, so the window must refuse the hub's stand-in for them (installTinyClip, in
+// test/fixtures/installed-model.ts, puts the tiny model in place instead); Gemma 3's are trusted on first use, so the
+// stand-in downloads and installs.
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CHAT_CATALOG, CLIP_CATALOG, DEFAULT_CLIP_ID } from '../../native-models/catalog.ts';
 import { type FakeFile, type FakeHub, startFakeHub } from '../fixtures/fake-hub.ts';
@@ -13,24 +13,6 @@ import { writeTinyLlava } from '../fixtures/tiny-llava.ts';
 
 /** The chat model the window downloads from the fake hub: no published hashes, its files trusted on first use. */
 export const E2E_CHAT_ID = 'gemma-3-4b';
-
-/**
- * The tiny CLIP model installed as the default catalog model, as a download would leave it (files and manifest),
- * for tests that need a library but cannot download the reviewed build.
- */
-export async function installTinyClip(home: string): Promise<void> {
-  const entry = CLIP_CATALOG.find((e) => e.id === DEFAULT_CLIP_ID)!;
-  const dir = path.join(home, 'models', entry.id);
-  await writeTinyClip(dir);
-  const files = await Promise.all(
-    entry.files.map(async (f) => {
-      const data = await readFile(path.join(dir, f.file));
-      return { file: f.file, size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
-    }),
-  );
-  const manifest = { id: entry.id, repo: entry.repo, revision: entry.revision, installedAt: Date.now(), files };
-  await writeFile(path.join(dir, 'glance-model.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-}
 
 export async function startModelHub(
   dir: string,

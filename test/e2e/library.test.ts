@@ -11,11 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Library } from '../../electron/engine/library/library.ts';
 import { glancePaths, modelDir } from '../../electron/engine/paths.ts';
 import type { FakeHub } from '../fixtures/fake-hub.ts';
+import { installTinyClip } from '../fixtures/installed-model.ts';
 import { repoRoot } from '../fixtures/repo.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
 import { type Bridge, startBridge } from './bridge.ts';
 import { launchChromium } from './browser.ts';
-import { installTinyClip, startModelHub, writePhotos } from './fixtures.ts';
+import { startModelHub, writePhotos } from './fixtures.ts';
 import { buildRenderer } from './renderer-build.ts';
 
 const SHOTS = path.join(repoRoot, 'test-output', 'e2e');

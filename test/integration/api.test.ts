@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiConfig } from '../../electron/engine/api/config.ts';
 import type { ApiStatus } from '../../electron/engine/process/contract.ts';
 import { EngineSupervisor } from '../../electron/engine/process/supervisor.ts';
-import { installTinyClip } from '../e2e/fixtures.ts';
 import * as img from '../fixtures/images.ts';
+import { installTinyClip } from '../fixtures/installed-model.ts';
 import { seededRandom } from '../fixtures/random.ts';
 import { writeTinyLlava } from '../fixtures/tiny-llava.ts';
 

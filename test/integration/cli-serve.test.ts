@@ -38,6 +38,30 @@ function hold(): Promise<Server> {
 }
 const portOf = (s: Server) => (s.address() as { port: number }).port;
 
+/** A port free now. */
+async function freePort(): Promise<number> {
+  const spare = await hold();
+  const port = portOf(spare);
+  await new Promise<void>((resolve) => spare.close(() => resolve()));
+  return port;
+}
+
+/** `glance serve` with the tiny pair and `args`, running until interrupt() (Ctrl+C): its output so far, its exit code. */
+function serve(args: string[]) {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--chat-model', tiny.model, '--mmproj', tiny.mmproj], {
+    env: { ...process.env, GLANCE_HOME: home },
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  return {
+    out: () => out,
+    exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))),
+    interrupt: () => child.kill('SIGINT'),
+  };
+}
+
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'glance-cli-serve-'));
   home = path.join(tmp, 'home');
@@ -57,21 +81,10 @@ describe('glance serve', () => {
     expect((await glance(['serve', '--print-token'])).stdout.trim()).toBe(token); // kept, not made again
     expect((await readFile(path.join(home, 'api-token'), 'utf8')).trim()).toBe(token);
 
-    const spare = await hold();
-    const port = portOf(spare);
-    await new Promise<void>((resolve) => spare.close(() => resolve()));
-    const child = spawn(
-      process.execPath,
-      [BIN, 'serve', '--port', String(port), '--chat-model', tiny.model, '--mmproj', tiny.mmproj],
-      { env: { ...process.env, GLANCE_HOME: home } },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const port = await freePort();
+    const server = serve(['--port', String(port)]);
     try {
-      await expect.poll(() => out).toContain(`Glance API on http://127.0.0.1:${port}/v1`);
+      await expect.poll(server.out).toContain(`Glance API on http://127.0.0.1:${port}/v1`);
       const base = `http://127.0.0.1:${port}/v1`;
       const models = await fetch(`${base}/models`, { headers: { Authorization: `Bearer ${token}` } });
       expect(models.status).toBe(200);
@@ -90,37 +103,28 @@ describe('glance serve', () => {
         choices: [{ finish_reason: 'length' }],
       });
     } finally {
-      child.kill('SIGINT');
+      server.interrupt();
     }
-    expect(await exited).toBe(0);
+    expect(await server.exited).toBe(0);
     // nothing listens there any more
     await expect(fetch(`http://127.0.0.1:${port}/v1/models`)).rejects.toThrow();
   });
 
   it('takes its port from Settings → Local API when none is given', async () => {
-    const spare = await hold();
-    const port = portOf(spare);
-    await new Promise<void>((resolve) => spare.close(() => resolve()));
+    const port = await freePort();
     const db = openDatabase(path.join(home, 'glance.db'));
     try {
       new LibraryStore(db).setSetting('app_settings', JSON.stringify({ ...DEFAULT_SETTINGS, localApiPort: port }));
     } finally {
       db.close();
     }
-    const child = spawn(process.execPath, [BIN, 'serve', '--chat-model', tiny.model, '--mmproj', tiny.mmproj], {
-      env: { ...process.env, GLANCE_HOME: home },
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const server = serve([]);
     try {
-      await expect.poll(() => out).toContain(`Glance API on http://127.0.0.1:${port}/v1`);
+      await expect.poll(server.out).toContain(`Glance API on http://127.0.0.1:${port}/v1`);
     } finally {
-      child.kill('SIGINT');
+      server.interrupt();
     }
-    expect(await exited).toBe(0);
+    expect(await server.exited).toBe(0);
   });
 
   it('says so when the port is taken, and refuses bad options with a sentence', async () => {

@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Library } from '../../electron/engine/library/library.ts';
 import { queryLanguage } from '../../electron/engine/library/query-language.ts';
 import { MultilingualTextEncoder } from '../../native-models/multilingual/text-encoder.ts';
-import { installTinyClip } from '../e2e/fixtures.ts';
 import { colourVocabulary } from '../fixtures/colour-vocabulary.ts';
 import * as img from '../fixtures/images.ts';
+import { installTinyClip } from '../fixtures/installed-model.ts';
 import { repoRoot } from '../fixtures/repo.ts';
 import { writeTinyClip } from '../fixtures/tiny-clip.ts';
 import {

@@ -4,7 +4,7 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-li
 import { afterEach, describe, expect, it } from 'vitest';
 import App from '../../renderer/src/App.svelte';
 import { ASK_ABOUT_PHOTO } from '../../renderer/src/lib/events.ts';
-import { fakeGlance } from './fake-glance.ts';
+import { fakeGlance, SETTINGS } from './fake-glance.ts';
 
 const base = {
   'engine.status': { state: 'ready' as const, restarts: 0 },
@@ -12,19 +12,7 @@ const base = {
   'models.list': [],
   'chat.list': [],
   'library.search': [],
-  'settings.get': {
-    hotkey: 'CommandOrControl+Shift+Space',
-    dataFolder: '/data',
-    threads: null,
-    gpuLayers: 'auto' as const,
-    chatModel: null,
-    captionNewPhotos: false,
-    localApi: false,
-    localApiPort: 8421,
-    localApiOrigins: [],
-    searchLanguage: 'auto' as const,
-    tagThreshold: 0.03,
-  },
+  'settings.get': { ...SETTINGS, hotkey: 'CommandOrControl+Shift+Space' },
 };
 const nav = (name: string) => within(screen.getByRole('navigation', { name: 'Glance' })).getByRole('button', { name });
 const alerts = async () => (await screen.findAllByRole('alert')).map((a) => a.textContent ?? '').join(' | ');

@@ -7,7 +7,7 @@ import type { ChannelArg, LookView } from '../../electron/ipc/contract.ts';
 import App from '../../renderer/src/App.svelte';
 import { byProbability, LOOK_LABELS_KEY } from '../../renderer/src/state/look.svelte.ts';
 import LookView_ from '../../renderer/src/views/LookView.svelte';
-import { fakeGlance } from './fake-glance.ts';
+import { fakeGlance, SETTINGS } from './fake-glance.ts';
 
 beforeEach(() => localStorage.clear());
 afterEach(() => cleanup());
@@ -159,19 +159,7 @@ describe('Look', () => {
       'engine.status': { state: 'ready', restarts: 0 },
       'library.folders': [],
       'models.list': [],
-      'settings.get': {
-        hotkey: 'Ctrl+Shift+G',
-        dataFolder: '/d',
-        threads: null,
-        gpuLayers: 'auto',
-        chatModel: null,
-        captionNewPhotos: false,
-        localApi: false,
-        localApiPort: 8421,
-        localApiOrigins: [],
-        searchLanguage: 'auto',
-        tagThreshold: 0.03,
-      },
+      'settings.get': { ...SETTINGS, dataFolder: '/d' },
       'chat.list': [],
     });
     render(App, { api: f.api });

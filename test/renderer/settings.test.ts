@@ -5,7 +5,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/sv
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ApiStatusView, ModelView, SettingsView } from '../../electron/ipc/contract.ts';
 import SettingsViewComponent from '../../renderer/src/views/SettingsView.svelte';
-import { fakeGlance } from './fake-glance.ts';
+import { fakeGlance, SETTINGS } from './fake-glance.ts';
 
 afterEach(() => {
   cleanup();
@@ -13,17 +13,9 @@ afterEach(() => {
 });
 
 const SAVED: SettingsView = {
+  ...SETTINGS,
   hotkey: 'CommandOrControl+Shift+Space',
   dataFolder: '/home/ada/.local/share/glance',
-  threads: null,
-  gpuLayers: 'auto',
-  chatModel: null,
-  captionNewPhotos: false,
-  localApi: false,
-  localApiPort: 8421,
-  localApiOrigins: [],
-  searchLanguage: 'auto',
-  tagThreshold: 0.03,
 };
 
 const TOKEN = 'glance-0123456789abcdef0123456789abcdef';

@@ -85,12 +85,13 @@ async function run(argv: string[], io: CliIo, mode: 'search' | 'similar'): Promi
   const lib = openLibrary(values, io);
   try {
     if (q.text !== undefined) {
-      q.lang =
+      const lang =
         (values.lang as SearchLanguage | undefined) ?? readSettings(lib.store, 'the library').settings.searchLanguage;
+      // decided once here (the search then takes the encoder as given, without detecting the language again)
+      const encoder = await lib.textEncoderFor(q.text, lang);
+      q.lang = encoder === 'multilingual' ? 'multi' : 'en';
       // said on stderr, so that piped output stays the photos alone
-      if ((await lib.textEncoderFor(q.text, q.lang)) === 'multilingual' && !values.json) {
-        io.err('(read by the multilingual text model)\n');
-      }
+      if (encoder === 'multilingual' && !values.json) io.err('(read by the multilingual text model)\n');
     }
     printHits(await lib.search(q), values.json, io);
     return EXIT.ok;

@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ApiConfig, DEFAULT_API_PORT, isOrigin } from '../../engine/api/config.ts';
+import { DEFAULT_API_PORT, isWebOrigin } from '../../../common/local-api.ts';
+import type { ApiConfig } from '../../engine/api/config.ts';
 import { apiToken } from '../../engine/api/token.ts';
 import { chooseChatModel } from '../../engine/chat/model-choice.ts';
 import { openDatabase } from '../../engine/db/database.ts';
@@ -64,7 +65,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const origins = values.origin ?? saved.localApiOrigins;
   for (const o of values.origin ?? []) {
-    if (!isOrigin(o)) throw new UsageError(`--origin takes an origin such as http://localhost:3000 (got "${o}")`);
+    if (!isWebOrigin(o)) throw new UsageError(`--origin takes an origin such as http://localhost:3000 (got "${o}")`);
   }
   if (values.mmproj && !values['chat-model']) throw new UsageError('--mmproj goes with --chat-model FILE');
   let chat: ApiConfig['chat'];

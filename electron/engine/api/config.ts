@@ -1,14 +1,11 @@
 // Which local API the engine runs: `glance serve` passes its own in GLANCE_API (so a restarted engine serves again
 // with the same port and models); the desktop app's comes from its settings (off by default).
 import * as v from 'valibot';
+import { isWebOrigin } from '../../../common/local-api.ts';
 
-/** The port when none is given (README: "Local API"). */
-export const DEFAULT_API_PORT = 8421;
+export { DEFAULT_API_PORT } from '../../../common/local-api.ts';
 
-const origin = v.pipe(
-  v.string(),
-  v.regex(/^https?:\/\/[a-z0-9.-]+(:[0-9]{1,5})?$|^https?:\/\/\[[0-9a-f:]+\](:[0-9]{1,5})?$/i),
-);
+const origin = v.pipe(v.string(), v.check(isWebOrigin, 'an http(s) origin'));
 
 export const apiConfig = v.strictObject({
   port: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)),
@@ -31,8 +28,6 @@ export const apiConfig = v.strictObject({
   origins: v.optional(v.array(origin)),
 });
 export type ApiConfig = v.InferOutput<typeof apiConfig>;
-
-export const isOrigin = (s: string) => v.is(origin, s);
 
 /** GLANCE_API's value, or null when it is not set; a malformed one is an error (the serve command wrote it). */
 export function apiConfigFromEnv(raw: string | undefined): ApiConfig | null {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ClipModel } from '../../../native-models/clip/model.ts';
 import type { VisionChatLoadOptions } from '../../../native-models/llava/vision-chat.ts';
 import type { ChatService } from '../chat/chat-service.ts';
-import type { Library } from '../library/library.ts';
+import { embedInOrder, type Library } from '../library/library.ts';
 import type { ApiBackend, ApiImage, ApiModel } from './schema.ts';
 import { ApiError } from './schema.ts';
 
@@ -127,17 +127,11 @@ export function engineBackend(o: EngineBackendOptions): ApiBackend {
         return { model: id, vectors, tokens: 0 };
       }
       const model = await ownClip();
-      // the texts in one batch, the images one by one (each decoded and preprocessed), back in the order given
-      const texts = r.inputs.flatMap((x, i) => ('text' in x ? [{ i, text: x.text }] : []));
-      const vectors: Float32Array[] = new Array(r.inputs.length);
-      const encoded = texts.length > 0 ? await model.encodeTexts(texts.map((t) => t.text)) : [];
-      texts.forEach((t, k) => {
-        vectors[t.i] = encoded[k]!;
-      });
-      for (const [i, x] of r.inputs.entries()) {
-        if ('image' in x)
-          vectors[i] = (await model.encodeImageTensors([await model.preprocess(imageInput(x.image))]))[0]!;
-      }
+      const vectors = await embedInOrder(
+        r.inputs,
+        (texts) => model.encodeTexts(texts),
+        async (x) => (await model.encodeImageTensors([await model.preprocess(imageInput(x.image))]))[0]!,
+      );
       return { model: id, vectors, tokens: 0 };
     },
 

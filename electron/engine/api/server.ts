@@ -38,7 +38,7 @@ export interface ApiLimits {
   depth: number;
 }
 
-export const DEFAULT_LIMITS: Readonly<ApiLimits> = { bodyBytes: 32 * 1024 * 1024, images: 8, depth: 32 };
+const DEFAULT_LIMITS: Readonly<ApiLimits> = { bodyBytes: 32 * 1024 * 1024, images: 8, depth: 32 };
 
 export interface ApiServerOptions {
   /** 0: any free port (tests). */
@@ -350,7 +350,7 @@ async function chatCompletions(res: ServerResponse, c: Context, body: ChatComple
  * Stop sequences over a token stream: text that could be the start of a stop sequence is held back until it is
  * known not to be; the first stop sequence met ends the answer, itself left out (as OpenAI does).
  */
-export function stopFilter(stops: readonly string[]) {
+function stopFilter(stops: readonly string[]) {
   let text = ''; // the answer so far, stop sequences cut
   let pending = '';
   let stopped = false;

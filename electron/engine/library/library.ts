@@ -133,6 +133,28 @@ export interface XmpFailure {
   message: string;
 }
 
+/**
+ * Embeddings of mixed inputs in the order given: the texts in one batch (the text tower batches well), every other
+ * input one at a time (an image is decoded and preprocessed on its own).
+ */
+export async function embedInOrder<I>(
+  inputs: readonly ({ text: string } | I)[],
+  encodeTexts: (texts: string[]) => Promise<Float32Array[]>,
+  encodeOther: (input: I) => Promise<Float32Array>,
+): Promise<Float32Array[]> {
+  const out: Float32Array[] = new Array(inputs.length);
+  const isText = (x: { text: string } | I): x is { text: string } => typeof x === 'object' && x !== null && 'text' in x;
+  const texts = inputs.flatMap((x, i) => (isText(x) ? [{ i, text: x.text }] : []));
+  if (texts.length > 0) {
+    const vectors = await encodeTexts(texts.map((t) => t.text));
+    texts.forEach((t, k) => {
+      out[t.i] = vectors[k]!;
+    });
+  }
+  for (const [i, x] of inputs.entries()) if (!isText(x)) out[i] = await encodeOther(x);
+  return out;
+}
+
 export const modelIdFor = (dir: string, variant: Variant = 'fp32') =>
   `${path.basename(path.resolve(dir))}${variant === 'fp32' ? '' : `:${variant}`}`;
 
@@ -717,19 +739,11 @@ export class Library {
    * photos (their stored vector when indexed, else their file encoded). The local API's /v1/embeddings.
    */
   async embed(inputs: ({ text: string } | { bytes: Uint8Array } | { photoId: number })[]): Promise<Float32Array[]> {
-    const out: Float32Array[] = new Array(inputs.length);
-    const texts = inputs.flatMap((x, i) => ('text' in x ? [{ i, text: x.text }] : []));
-    if (texts.length > 0) {
-      const vectors = await (await this.clip()).encodeTexts(texts.map((t) => t.text));
-      texts.forEach((t, k) => {
-        out[t.i] = vectors[k]!;
-      });
-    }
-    for (const [i, x] of inputs.entries()) {
-      if ('text' in x) continue;
-      out[i] = (await this.queryFor('bytes' in x ? { bytes: x.bytes } : { id: x.photoId })).query;
-    }
-    return out;
+    return embedInOrder(
+      inputs,
+      async (texts) => (await this.clip()).encodeTexts(texts),
+      async (x) => (await this.queryFor('bytes' in x ? { bytes: x.bytes } : { id: x.photoId })).query,
+    );
   }
 
   private hit(r: PhotoRow, score: number | null): SearchHit {

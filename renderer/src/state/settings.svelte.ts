@@ -2,6 +2,7 @@
 // settings.set), field errors (a refused hotkey among them), the tag threshold, which applies at once, and the local
 // API's state (its address and token when it runs), read again after every save.
 import { acceleratorProblem } from '../../../common/accelerator.ts';
+import { DEFAULT_API_PORT, isWebOrigin, LOCAL_API_LIMITS } from '../../../common/local-api.ts';
 import type { ApiStatusView, ChannelArg, ModelView, SettingsView } from '../../../electron/ipc/contract.ts';
 import { type Api, ApiError } from '../lib/api.ts';
 
@@ -32,11 +33,6 @@ export const SEARCH_LANGUAGES: readonly { value: SettingsView['searchLanguage'];
 ];
 
 export const THRESHOLD = { min: 0, max: 0.2, step: 0.005 } as const;
-
-/** The local API's limits, as the contract checks them (electron/ipc/contract.ts LOCAL_API_LIMITS). */
-export const LOCAL_API = { minPort: 1024, maxPort: 65535, origins: 20, origin: 200 } as const;
-/** An http(s) origin: scheme, host (a name, an IPv4 or a bracketed IPv6 address) and an optional port; no path. */
-const ORIGIN = /^https?:\/\/[a-z0-9.-]+(:[0-9]{1,5})?$|^https?:\/\/\[[0-9a-f:]+\](:[0-9]{1,5})?$/i;
 
 /** The origins typed in the text area: one a line, trimmed, blank lines and repeats left out. */
 export function originLines(text: string): string[] {
@@ -78,7 +74,7 @@ export class SettingsState {
     chatModel: null,
     captionNewPhotos: false,
     localApi: false,
-    localApiPort: 8421,
+    localApiPort: DEFAULT_API_PORT,
     localApiOrigins: '',
     searchLanguage: 'auto',
   });
@@ -111,13 +107,14 @@ export class SettingsState {
     if (hotkey) e.hotkey = `${hotkey.charAt(0).toUpperCase()}${hotkey.slice(1)}.`;
     if (!f.threadsAuto && !isInt(f.threads, 1, 256)) e.threads = 'A whole number from 1 to 256.';
     if (!f.gpuAuto && !isInt(f.gpuLayers, 0, 999)) e.gpuLayers = 'A whole number from 0 to 999.';
-    if (!isInt(f.localApiPort, LOCAL_API.minPort, LOCAL_API.maxPort))
-      e.localApiPort = `A whole number from ${LOCAL_API.minPort} to ${LOCAL_API.maxPort}.`;
+    if (!isInt(f.localApiPort, LOCAL_API_LIMITS.minPort, LOCAL_API_LIMITS.maxPort))
+      e.localApiPort = `A whole number from ${LOCAL_API_LIMITS.minPort} to ${LOCAL_API_LIMITS.maxPort}.`;
     const origins = originLines(f.localApiOrigins);
-    const bad = origins.filter((o) => o.length > LOCAL_API.origin || !ORIGIN.test(o));
+    const bad = origins.filter((o) => !isWebOrigin(o));
     if (bad.length > 0)
       e.localApiOrigins = `Not a web origin: ${bad.join(', ')}. Write each as scheme, host and port, such as http://localhost:3000, without a path.`;
-    else if (origins.length > LOCAL_API.origins) e.localApiOrigins = `At most ${LOCAL_API.origins} origins.`;
+    else if (origins.length > LOCAL_API_LIMITS.origins)
+      e.localApiOrigins = `At most ${LOCAL_API_LIMITS.origins} origins.`;
     return e;
   });
 
@@ -138,7 +135,7 @@ export class SettingsState {
     if (f.chatModel !== s.chatModel) c.chatModel = f.chatModel;
     if (f.captionNewPhotos !== s.captionNewPhotos) c.captionNewPhotos = f.captionNewPhotos;
     if (f.localApi !== s.localApi) c.localApi = f.localApi;
-    if (f.localApiPort !== s.localApiPort && isInt(f.localApiPort, LOCAL_API.minPort, LOCAL_API.maxPort))
+    if (f.localApiPort !== s.localApiPort && isInt(f.localApiPort, LOCAL_API_LIMITS.minPort, LOCAL_API_LIMITS.maxPort))
       c.localApiPort = f.localApiPort;
     const origins = originLines(f.localApiOrigins);
     if (origins.join('\n') !== s.localApiOrigins.join('\n')) c.localApiOrigins = origins;
