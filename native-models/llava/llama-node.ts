@@ -214,7 +214,7 @@ class LlamaNodeChat implements VisionChat {
     let first = 0;
     let received = '';
     let pieces = 0;
-    const { task } = await this.startCompletion(() => ({
+    const { task } = this.startCompletion(() => ({
       task: this.ctx.completion(
         {
           messages,
@@ -280,19 +280,26 @@ class LlamaNodeChat implements VisionChat {
   }
 
   /**
-   * Starts a native completion. llama.node refuses one while its context still marks the previous one as in progress
-   * ("Another completion is in progress"), which it clears from its worker thread as that one ends: seen once in CI,
-   * right after the previous answer was returned. So that refusal is retried for a moment; a context still busy after
-   * it fails the request like any failed completion (the chat service then releases the context and loads it again).
+   * Starts a native completion. llama.node's Completion() queues its worker before it registers the callback that
+   * clears the context's "in progress" mark; a completion that ends within that gap (a cached prompt, a token or two,
+   * a busy machine) leaves the mark set for good, and every later completion on the context is refused with
+   * "Another completion is in progress" (seen in CI). Nothing of ours runs then (one completion at a time is
+   * enforced above), so the context is stuck: said with its own code, so that the chat service loads the model
+   * again and runs the request on the fresh context.
    */
-  private async startCompletion<T extends object>(start: () => T): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return start();
-      } catch (err) {
-        if (attempt >= 50 || !/Another completion is in progress/.test((err as Error)?.message ?? '')) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 10));
+  private startCompletion<T extends object>(start: () => T): T {
+    try {
+      return start();
+    } catch (err) {
+      this.running = null;
+      if (/Another completion is in progress/.test((err as Error)?.message ?? '')) {
+        throw new VisionChatError(
+          'context-stuck',
+          "the model's context still marks an answer that ended as running (a llama.node race): it is loaded again",
+          { cause: err },
+        );
       }
+      throw err;
     }
   }
 

@@ -84,7 +84,8 @@ export interface VisionChat {
 export class VisionChatError extends Error {
   override readonly name = 'VisionChatError';
   constructor(
-    readonly code: 'busy' | 'load-failed' | 'completion-failed' | 'released',
+    /** 'context-stuck': the binding refuses every completion on this context; nothing was generated (load it again). */
+    readonly code: 'busy' | 'load-failed' | 'completion-failed' | 'released' | 'context-stuck',
     message: string,
     options?: { cause?: unknown },
   ) {

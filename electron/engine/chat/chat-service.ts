@@ -554,14 +554,18 @@ export class ChatService {
       finished = resolve;
     });
     this.running = { conversationId: null, instance: entry.instance, done };
-    const stop = () => entry.instance.stop();
+    // the running instance (a stuck context is replaced by a fresh one during the completion)
+    const stop = () => this.running?.instance.stop();
     o.signal?.addEventListener('abort', stop);
     try {
       const onToken = o.onToken;
-      const result = await this.complete(entry, turns, {
-        ...options,
-        ...(onToken ? { onToken: (t: string) => void (onToken(t) && stop()) } : {}),
-      });
+      const result = await this.complete(
+        entry,
+        turns,
+        { ...options, ...(onToken ? { onToken: (t: string) => void (onToken(t) && stop()) } : {}) },
+        model,
+        { signal: o.signal },
+      );
       // stopped by the signal: what was written so far is not an answer
       o.signal?.throwIfAborted();
       return { text: result.text, stats: { ...result.stats, stopped: result.stopped } };
@@ -572,15 +576,30 @@ export class ChatService {
     }
   }
 
-  /** A completion; one that fails releases its model (its llama.cpp context can be unusable), the next request loads it again. */
-  private async complete(entry: Loaded, turns: ChatTurn[], options: CompletionOptions): Promise<CompletionResult> {
+  /**
+   * A completion; one that fails releases its model (its llama.cpp context can be unusable), the next request loads it
+   * again. A context the binding left stuck before this completion began ('context-stuck': nothing was generated) is
+   * replaced at once and the completion runs once more on the fresh one, so the request does not fail for it.
+   */
+  private async complete(
+    entry: Loaded,
+    turns: ChatTurn[],
+    options: CompletionOptions,
+    model: VisionChatLoadOptions,
+    o: { signal?: AbortSignal | undefined; retried?: boolean } = {},
+  ): Promise<CompletionResult> {
     try {
       return await entry.instance.complete(turns, options);
     } catch (err) {
+      const running = this.running;
       this.running = null;
       this.loaded = this.loaded.filter((l) => l !== entry);
       await entry.instance.release().catch(() => {});
-      throw err;
+      if (o.retried || (err as { code?: unknown }).code !== 'context-stuck') throw err;
+      o.signal?.throwIfAborted(); // stopped meanwhile: not run again
+      const fresh = await this.instanceFor(model);
+      if (running) this.running = { ...running, instance: fresh.instance };
+      return this.complete(fresh, turns, options, model, { ...o, retried: true });
     }
   }
 
@@ -701,10 +720,12 @@ export class ChatService {
       try {
         // a grammar that came over RPC anyway is dropped (see SendOptions)
         const { grammar: _grammar, ...sampling } = options as SendOptions & { grammar?: unknown };
-        const result = await this.complete(entry, turns, {
-          ...sampling,
-          onToken: (t) => this.o.onToken?.(conversationId, t),
-        });
+        const result = await this.complete(
+          entry,
+          turns,
+          { ...sampling, onToken: (t) => this.o.onToken?.(conversationId, t) },
+          model,
+        );
         let orphans: { hash: string; file: string }[] = [];
         const id = this.o.db.transaction(() => {
           const now = Date.now();
